@@ -1,0 +1,79 @@
+"""Settings: a TOML file in the user config dir, overridden by COMMSTUI_* env vars.
+
+COMMSTUI_CONFIG_DIR moves the whole config dir (tests and the demo use it so a
+developer's own settings never leak in).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+APP_NAME = "commstui"
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("COMMSTUI_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("COMMSTUI_DATA_DIR") or platformdirs.user_data_dir(APP_NAME))
+
+
+class Settings(BaseSettings):
+    """Everything an installation can tune. Each field may be set in config.toml
+    or as COMMSTUI_<FIELD> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="COMMSTUI_", extra="ignore")
+
+    db: Path = Field(default_factory=lambda: data_dir() / "commstui.duckdb")
+    """The DuckDB file shared by every operator and dispatcher."""
+
+    busy_timeout: float = 10.0
+    """Seconds to keep retrying when another process holds the database file."""
+
+    dispatch_interval: float = 2.0
+    """Seconds a dispatcher waits between looks for due messages when idle."""
+
+    dispatch_batch: int = 20
+    """How many due messages one dispatcher claims at a time."""
+
+    lease_seconds: int = 300
+    """How long a claim lasts before another dispatcher may take the message over."""
+
+    smtp_timeout: float = 30.0
+    """Seconds to wait on the mail server before treating an attempt as failed-to-retry."""
+
+    max_attempts: int = 5
+    """Temporary (4xx, timeout) failures retried this many times before 'failed'."""
+
+    login_max_failures: int = 5
+    """Wrong passwords in a row before an account is locked."""
+
+    login_lock_minutes: int = 15
+    """How long a locked account stays locked."""
+
+    theme: str = "textual-dark"
+    """Textual theme name."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_dir() / "config.toml")
+        return (init_settings, env_settings, toml)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

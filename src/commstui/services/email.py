@@ -1,0 +1,151 @@
+"""Composing an email to a customer and queueing it (now, or at a time)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import getaddresses, make_msgid
+
+from email_validator import EmailNotValidError, validate_email
+
+from ..domain import Message, Permission, User
+from ..store import customers as customers_store
+from ..store import mail_servers as mail_store
+from ..store import messages as messages_store
+from .context import Context, require
+from .errors import NoMailServer, ValidationError
+
+_SPLIT = re.compile(r"[,;\n]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_HTML_HINT = re.compile(r"<\s*(html|body|p|br|div|table|a|b|i|strong|em|h[1-6]|ul|ol|span)\b", re.I)
+
+
+def parse_addresses(text: str, field_name: str = "to") -> list[str]:
+    """Addresses separated by commas, semicolons, spaces or lines; 'Name <a@b>' allowed.
+
+    Raises ValidationError naming the first bad address and why, so the form
+    can point at it instead of dropping it.
+    """
+    found: list[str] = []
+    for chunk in _SPLIT.split(text or ""):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        parts = [chunk] if "<" in chunk else chunk.split()
+        for part in parts:
+            name, addr = getaddresses([part])[0] if "<" in part else ("", part)
+            addr = addr.strip()
+            if not addr:
+                raise ValidationError(f"{field_name.capitalize()}: {part!r} is not an email address.", field_name)
+            try:
+                valid = validate_email(addr, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise ValidationError(f"{field_name.capitalize()}: {addr!r} — {exc}", field_name) from None
+            if valid.normalized not in found:
+                found.append(valid.normalized)
+    return found
+
+
+@dataclass
+class EmailDraft:
+    to: str = ""
+    cc: str = ""
+    bcc: str = ""
+    subject: str = ""
+    body: str = ""
+    is_html: bool | None = None  # None: decide from the body
+
+
+@dataclass
+class CheckedDraft:
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    subject: str
+    body: str
+    is_html: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_draft(draft: EmailDraft) -> CheckedDraft:
+    """Validate a draft: every address, a one-line subject. Warnings do not block."""
+    to = parse_addresses(draft.to, "to")
+    if not to:
+        raise ValidationError("To: at least one address is required.", "to")
+    cc = parse_addresses(draft.cc, "cc")
+    bcc = parse_addresses(draft.bcc, "bcc")
+    subject = draft.subject or ""
+    if "\r" in subject or "\n" in subject:
+        raise ValidationError("Subject: must be a single line (it contains a line break).", "subject")
+    if _CONTROL.search(subject):
+        raise ValidationError("Subject: contains control characters; please retype it.", "subject")
+    subject = subject.strip()
+    body = draft.body or ""
+    is_html = draft.is_html if draft.is_html is not None else bool(_HTML_HINT.search(body))
+    warnings = []
+    if not subject:
+        warnings.append("The subject is empty: the email will go out with no subject.")
+    if not body.strip():
+        warnings.append("The body is empty.")
+    return CheckedDraft(to, cc, bcc, subject, body, is_html, warnings)
+
+
+def new_message_id(from_addr: str | None) -> str:
+    domain = from_addr.rpartition("@")[2] if from_addr and "@" in from_addr else socket.getfqdn() or "commstui.local"
+    return make_msgid(domain=domain)
+
+
+def mail_server_ready(ctx: Context, user: User) -> bool:
+    require(user, Permission.CUSTOMER_VIEW)
+    with ctx.db.connect() as con:
+        return mail_store.active(con) is not None
+
+
+def send_email(ctx: Context, user: User, customer_id: int, draft: EmailDraft,
+               due_at: datetime | None = None) -> Message:
+    """Queue an email to a customer (due now, or at due_at). Returns the queued message.
+
+    The row, with its Message-ID, is durable before anything is sent; a
+    dispatcher sends it and records what the server said.
+    """
+    require(user, Permission.CUSTOMER_VIEW, Permission.CUSTOMER_EDIT)
+    checked = check_draft(draft)
+    if due_at is not None and due_at.tzinfo is None:
+        raise ValidationError("The send time needs a time zone.", "due_at")
+
+    def queue(con):
+        customers_store.get(con, customer_id)
+        server = mail_store.active(con)
+        if server is None:
+            raise NoMailServer("No active mail server is configured: emails cannot be sent yet.")
+        mid = messages_store.insert(
+            con, message_id=new_message_id(server.from_addr), customer_id=customer_id,
+            to_addrs=checked.to, cc_addrs=checked.cc, bcc_addrs=checked.bcc, subject=checked.subject,
+            body=checked.body, is_html=checked.is_html, created_by=user.username,
+            due_at=due_at.astimezone(UTC) if due_at else None)
+        return messages_store.get(con, mid)
+
+    return ctx.db.run(queue)
+
+
+def send_email_to_account(ctx: Context, user: User, account_no: str, draft: EmailDraft,
+                          due_at: datetime | None = None) -> Message:
+    """The CLI's way in: by account number, To defaulting to the customer's email."""
+    require(user, Permission.CUSTOMER_VIEW, Permission.CUSTOMER_EDIT)
+    with ctx.db.connect() as con:
+        customer = customers_store.get_by_account(con, account_no)
+    if not draft.to.strip():
+        if not customer.email:
+            raise ValidationError(f"Customer {customer.account_no} has no email address; give --to.", "to")
+        draft.to = customer.email
+    return send_email(ctx, user, customer.id, draft, due_at)
+
+
+def log(ctx: Context, user: User, account_no: str | None = None, limit: int = 200) -> list[Message]:
+    require(user, Permission.CUSTOMER_VIEW)
+    with ctx.db.connect() as con:
+        if account_no:
+            customers_store.get_by_account(con, account_no)
+        return messages_store.recent(con, limit=limit, account_no=account_no)

@@ -1,0 +1,21 @@
+"""Notes on a customer's account: who said or sent what, when."""
+
+from __future__ import annotations
+
+from ..domain import Note
+
+
+def add(con, customer_id: int, author: str, text: str) -> int:
+    return con.execute(
+        "insert into notes (customer_id, author, text) values (?, ?, ?) returning id",
+        [customer_id, author, text],
+    ).fetchone()[0]
+
+
+def for_customer(con, customer_id: int, limit: int = 200) -> list[Note]:
+    rows = con.execute(
+        "select id, customer_id, author, text, created_at from notes where customer_id = ? "
+        "order by created_at desc, id desc limit ?",
+        [customer_id, limit],
+    ).fetchall()
+    return [Note(*r) for r in rows]

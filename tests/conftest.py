@@ -1,0 +1,72 @@
+"""Shared fixtures: a real DuckDB file in tmp_path loaded from sample_data/, users
+of each role, and a real aiosmtpd capture server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from commstui.config import Settings
+from commstui.delivery.capture import CaptureServer
+from commstui.services import auth, mail_settings, setup
+from commstui.services.context import Context
+from commstui.services.mail_settings import MailServerForm
+
+# documented demo passwords (sample_data/users.json)
+PASSWORDS = {"admin": "admin-demo-1", "viewer": "viewer-demo-1", "operator": "operator-demo-1"}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path, monkeypatch):
+    """No developer config, secrets or database can leak into a test."""
+    monkeypatch.setenv("COMMSTUI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("COMMSTUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("COMMSTUI_DB", raising=False)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    # short waits so tests that exercise retries stay fast
+    return Settings(busy_timeout=5.0, dispatch_interval=0.2, smtp_timeout=5.0)
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "commstui.duckdb"
+
+
+@pytest.fixture
+def ctx(db_path, settings) -> Context:
+    ctx = Context.open(db_path, settings)
+    setup.init(ctx, sample=True)
+    return ctx
+
+
+@pytest.fixture
+def admin(ctx):
+    return auth.login(ctx, "admin", PASSWORDS["admin"])
+
+
+@pytest.fixture
+def operator(ctx):
+    return auth.login(ctx, "operator", PASSWORDS["operator"])
+
+
+@pytest.fixture
+def viewer(ctx):
+    return auth.login(ctx, "viewer", PASSWORDS["viewer"])
+
+
+@pytest.fixture
+def capture(tmp_path):
+    """A running capture SMTP server on 127.0.0.1; .outbox holds what it received."""
+    with CaptureServer(tmp_path / "outbox") as server:
+        yield server
+
+
+@pytest.fixture
+def mail_server(ctx, admin, capture):
+    """The capture server configured as the active mail server."""
+    return mail_settings.save_server(ctx, admin, MailServerForm(
+        host="127.0.0.1", port=capture.port, security="none", from_addr="office@commstui.example"))

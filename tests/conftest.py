@@ -3,6 +3,7 @@ of each role, and a real aiosmtpd capture server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,11 +37,20 @@ def db_path(tmp_path) -> Path:
     return tmp_path / "commstui.duckdb"
 
 
+@pytest.fixture(scope="session")
+def sample_template(tmp_path_factory) -> Path:
+    """The sample database, built once per run: hashing every demo password with
+    argon2 takes seconds, and most tests need a fresh copy of the same data."""
+    path = tmp_path_factory.mktemp("template") / "sample.duckdb"
+    setup.init(Context.open(path, Settings(busy_timeout=5.0)), sample=True)
+    return path
+
+
 @pytest.fixture
-def ctx(db_path, settings) -> Context:
-    ctx = Context.open(db_path, settings)
-    setup.init(ctx, sample=True)
-    return ctx
+def ctx(db_path, settings, sample_template) -> Context:
+    for part in sample_template.parent.glob(sample_template.name + "*"):  # the file, and a WAL if any
+        shutil.copyfile(part, db_path.parent / part.name.replace(sample_template.name, db_path.name))
+    return Context.open(db_path, settings)
 
 
 @pytest.fixture

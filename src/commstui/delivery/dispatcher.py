@@ -45,6 +45,8 @@ def retry_delay(attempts: int) -> timedelta:
 class Claim:
     server: MailServer | None
     messages: list[Message]
+    password: str | None = None
+    error: str | None = None
 
 
 class Dispatcher:
@@ -79,6 +81,9 @@ class Dispatcher:
         """Until stop(): send what is due, then sleep until woken or the interval passes."""
         try:
             while not self._stop.is_set():
+                # clear before looking, not after: a wake() or stop() that arrives while
+                # we look must end the wait below instead of being lost
+                self._wake.clear()
                 try:
                     handled = await self.run_batch()
                 except StoreError as exc:
@@ -88,7 +93,6 @@ class Dispatcher:
                     handled = 0
                 if handled:
                     continue
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_interval)
                 except TimeoutError:
@@ -109,24 +113,24 @@ class Dispatcher:
     # -- one round -----------------------------------------------------------
     async def run_batch(self) -> int:
         claim = await asyncio.to_thread(self._claim)
+        self.last_error = claim.error
         if not claim.messages:
             return 0
         self._changed([m.id for m in claim.messages])
-        password, secret_error = None, None
-        try:
-            password = secrets.resolve(claim.server.password_ref)
-        except secrets.SecretError as exc:
-            secret_error = str(exc)
-        client = smtp_client(claim.server, password, self.settings.smtp_timeout)
+        client = smtp_client(claim.server, claim.password, self.settings.smtp_timeout)
         try:
             for message in claim.messages:
-                if secret_error:
-                    result = SendResult(Outcome.TEMPORARY, secret_error)
-                else:
+                try:
                     mime = build_mime(message, claim.server.from_addr)
-                    result = await deliver(client, mime, claim.server.from_addr, envelope_recipients(message))
-                    if result.outcome is Outcome.TEMPORARY and client.is_connected:
-                        client.close()  # start the next message on a fresh connection
+                except (ValueError, TypeError) as exc:
+                    # this row can never become an email (e.g. a line break in a header):
+                    # fail it alone, with the reason, and carry on with the others
+                    result = SendResult(Outcome.PERMANENT, f"cannot build the email: {exc}")
+                else:
+                    result = await deliver(client, mime, claim.server.from_addr,
+                                           envelope_recipients(message))
+                if result.outcome is Outcome.TEMPORARY and client.is_connected:
+                    client.close()  # start the next message on a fresh connection
                 # the outcome is written even if we are being cancelled meanwhile
                 await asyncio.shield(asyncio.to_thread(self._record, message, result))
                 self._changed([message.id])
@@ -153,8 +157,15 @@ class Dispatcher:
             server = mail_store.active(con)
             if server is None:
                 return Claim(None, [])
+            try:
+                # check the password before claiming: a dispatcher that cannot read it
+                # (another OS user's 0600 secrets file) must leave the work to one that can
+                # instead of burning the messages' attempts
+                password = secrets.resolve(server.password_ref)
+            except secrets.SecretError as exc:
+                return Claim(server, [], error=str(exc))
             return Claim(server, messages_store.claim(con, self.owner, now, lease_until,
-                                                      self.settings.dispatch_batch))
+                                                      self.settings.dispatch_batch), password)
 
         return self.db.run(claim)
 

@@ -98,3 +98,9 @@ def user_exists(ctx: Context, username: str) -> bool:
             return True
         except NotFound:
             return False
+
+
+def has_users(ctx: Context) -> bool:
+    """False on a fresh file: the CLI then explains how to create the first user."""
+    with ctx.db.connect() as con:
+        return users_store.count(con) > 0

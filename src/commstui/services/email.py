@@ -17,8 +17,15 @@ from ..store import messages as messages_store
 from .context import Context, require
 from .errors import NoMailServer, ValidationError
 
-_SPLIT = re.compile(r"[,;\n]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# One address per match: 'Name <addr>' (the name quoted, or words without "@"),
+# else whatever lies between separators, which is then checked as an address.
+_ADDRESS = re.compile(r"""
+    (?P<named>(?:"(?:[^"\\]|\\.)*"|[^\s,;<>"@][^,;<>"@]*?)?\s*<[^<>]*>)
+  | (?P<sep>[\s,;]+)
+  | (?P<word>[^\s,;]+)
+""", re.X)
+# C0 and C1 controls and DEL: never wanted in a subject, and some are terminal escapes
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _HTML_HINT = re.compile(r"<\s*(html|body|p|br|div|table|a|b|i|strong|em|h[1-6]|ul|ol|span)\b", re.I)
 
 
@@ -29,22 +36,19 @@ def parse_addresses(text: str, field_name: str = "to") -> list[str]:
     can point at it instead of dropping it.
     """
     found: list[str] = []
-    for chunk in _SPLIT.split(text or ""):
-        chunk = chunk.strip()
-        if not chunk:
+    for match in _ADDRESS.finditer(text or ""):
+        if match.lastgroup == "sep":
             continue
-        parts = [chunk] if "<" in chunk else chunk.split()
-        for part in parts:
-            name, addr = getaddresses([part])[0] if "<" in part else ("", part)
-            addr = addr.strip()
-            if not addr:
-                raise ValidationError(f"{field_name.capitalize()}: {part!r} is not an email address.", field_name)
-            try:
-                valid = validate_email(addr, check_deliverability=False)
-            except EmailNotValidError as exc:
-                raise ValidationError(f"{field_name.capitalize()}: {addr!r} — {exc}", field_name) from None
-            if valid.normalized not in found:
-                found.append(valid.normalized)
+        part = match.group().strip()
+        addr = getaddresses([part])[0][1].strip() if match.lastgroup == "named" else part
+        if not addr:
+            raise ValidationError(f"{field_name.capitalize()}: {part!r} is not an email address.", field_name)
+        try:
+            valid = validate_email(addr, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValidationError(f"{field_name.capitalize()}: {addr!r} — {exc}", field_name) from None
+        if valid.normalized not in found:
+            found.append(valid.normalized)
     return found
 
 
@@ -77,7 +81,7 @@ def check_draft(draft: EmailDraft) -> CheckedDraft:
     cc = parse_addresses(draft.cc, "cc")
     bcc = parse_addresses(draft.bcc, "bcc")
     subject = draft.subject or ""
-    if "\r" in subject or "\n" in subject:
+    if len(f"x{subject}x".splitlines()) > 1:  # \r, \n and every other line break Python's email knows
         raise ValidationError("Subject: must be a single line (it contains a line break).", "subject")
     if _CONTROL.search(subject):
         raise ValidationError("Subject: contains control characters; please retype it.", "subject")

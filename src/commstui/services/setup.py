@@ -17,7 +17,7 @@ from .context import Context
 def init(ctx: Context, sample: bool = False) -> dict:
     """Create or migrate the file; with sample=True load the demo set once. Idempotent."""
     with ctx.db.connect() as con:
-        applied = migrate(con)  # no-op when already current
+        applied = ctx.db.applied_migrations + migrate(con)
         version = schema_version(con)
     loaded = load_sample(ctx) if sample else {}
     return {"db": str(ctx.db.path), "schema_version": version, "migrations_applied": applied, **loaded}

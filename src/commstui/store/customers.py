@@ -28,7 +28,10 @@ def normalise_query(text: str) -> str:
     """What the search box means: lower-case, and a phone number without its spaces."""
     text = text.strip().lower()
     if _PHONEISH.match(text) and sum(ch.isdigit() for ch in text) >= 3:
-        return re.sub(r"\D", "", text)
+        digits = re.sub(r"\D", "", text)
+        # "0499 888 777" is how a caller reads out +61 499 888 777: without the trunk 0
+        # both forms match (dropping a leading character only ever widens a substring match)
+        return digits[1:] if digits.startswith("0") and len(digits) >= 4 else digits
     return text
 
 

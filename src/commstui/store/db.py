@@ -42,6 +42,12 @@ def _is_lock_error(exc: Exception) -> bool:
     return "could not set lock" in text or "conflicting lock" in text
 
 
+def _is_handle_race(exc: Exception) -> bool:
+    # one thread of this process opens the file while another is closing it:
+    # as passing as a busy file, so it is retried the same way
+    return "unique file handle conflict" in str(exc).lower()
+
+
 def _is_conflict(exc: Exception) -> bool:
     return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
 
@@ -71,6 +77,7 @@ class Database:
         self.path = Path(path).expanduser().resolve()
         self.busy_timeout = busy_timeout
         self.on_busy = on_busy
+        self.applied_migrations: list[str] = []  # what opening this file applied, for `init`
 
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r})"
@@ -86,8 +93,8 @@ class Database:
                 # times go in and out as UTC; screens convert to the office zone
                 con.execute("SET TimeZone = 'UTC'")
                 return con
-            except duckdb.IOException as exc:
-                if not _is_lock_error(exc):
+            except duckdb.Error as exc:
+                if not (_is_lock_error(exc) or _is_handle_race(exc)):
                     raise StoreError(f"Cannot open {self.path}: {exc}") from exc
                 waited = self.busy_timeout - (deadline - time.monotonic())
                 if time.monotonic() >= deadline:
@@ -100,8 +107,6 @@ class Database:
                 # full jitter keeps several waiting processes from retrying in step
                 time.sleep(random.uniform(0, delay))
                 delay = min(delay * 2, 0.2)
-            except duckdb.Error as exc:
-                raise StoreError(f"Cannot open {self.path}: {exc}") from exc
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -147,7 +152,7 @@ class Database:
         with Database._migrate_lock:
             if self.path in Database._migrated:
                 return
-            migrate(con)
+            self.applied_migrations = migrate(con)
             Database._migrated.add(self.path)
 
 

@@ -1,0 +1,417 @@
+"""The dispatcher against scripted mail servers on 127.0.0.1: what each SMTP answer
+does to the message row, the account's notes, retries and leases.
+
+Time is a FakeClock passed to Dispatcher(clock=...), never a sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from commstui.delivery.capture import free_port
+from commstui.delivery.dispatcher import Dispatcher
+from commstui.services import email, mail_settings
+from commstui.services.mail_settings import MailServerForm
+from commstui.store import customers as customers_store
+from commstui.store import messages as messages_store
+from commstui.store import notes as notes_store
+
+from smtp_servers import DROP, ScriptedHandler, ScriptedServer
+
+TESS = "tess.tester@example.com"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        # ahead of the database clock, so rows the test queues in the next minute are due
+        self.now = datetime.now(UTC) + timedelta(minutes=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def customer_id(ctx) -> int:
+    return ctx.db.run(lambda con: customers_store.insert(
+        con, account_no="T0000001", name="Tess Tester", email=TESS, mobile="0412 345 678"))
+
+
+def use_server(ctx, admin, port: int) -> None:
+    mail_settings.save_server(ctx, admin, MailServerForm(
+        host="127.0.0.1", port=port, security="none", from_addr="office@commstui.example"))
+
+
+@pytest.fixture
+def server(request, ctx, admin):
+    """A ScriptedServer configured as the active mail server; parametrize the handler indirectly."""
+    handler = getattr(request, "param", None) or ScriptedHandler()
+    with ScriptedServer(handler) as srv:
+        use_server(ctx, admin, srv.port)
+        yield srv
+
+
+def queue(ctx, user, customer_id, to=TESS, subject="Water shut-off", **kw):
+    return email.send_email(ctx, user, customer_id, email.EmailDraft(to=to, subject=subject,
+                                                                     body="Tuesday 9-11am.", **kw))
+
+
+def row(ctx, id):
+    with ctx.db.connect() as con:
+        return messages_store.get(con, id)
+
+
+def lease(ctx, id):
+    with ctx.db.connect() as con:
+        return con.execute("select lease_owner, lease_expires_at from messages where id = ?", [id]).fetchone()
+
+
+def notes(ctx, customer_id):
+    with ctx.db.connect() as con:
+        return notes_store.for_customer(con, customer_id)
+
+
+def dispatcher(ctx, clock, **overrides) -> Dispatcher:
+    owner = overrides.pop("owner", None)
+    return Dispatcher(ctx.db, ctx.settings.model_copy(update=overrides), clock=clock, owner=owner)
+
+
+async def until(condition, timeout: float = 5.0, what: str = "condition"):
+    """Poll a cheap condition (run in a thread if it touches the database) with a deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(condition)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+# -- 2xx ---------------------------------------------------------------------------
+
+async def test_accepted_message_is_sent_with_the_reply_kept_and_a_note(ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    changed: list[list[int]] = []
+    d = Dispatcher(ctx.db, ctx.settings, clock=clock, on_change=changed.append)
+
+    assert await d.run_once() == 1
+
+    [got] = server.handler.received
+    assert got.rcpt_tos == (TESS,)
+    assert got.message_id == queued.message_id
+    sent = row(ctx, queued.id)
+    assert sent.status == "sent"
+    assert "Ok: queued as TEST" in sent.server_reply
+    assert sent.sent_at == clock.now
+    assert sent.attempts == 1 and sent.last_error is None
+    assert lease(ctx, queued.id) == (None, None)
+    [note] = notes(ctx, customer_id)
+    assert note.text.startswith(f"Email 'Water shut-off' sent to {TESS} by admin")
+    assert "Ok: queued as TEST" in note.text
+    assert d.sent == 1 and d.failed == 0
+    assert [queued.id] in changed  # the UI hears about the row it should refresh
+
+
+# -- 5xx ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("server", [ScriptedHandler(data_replies=["554 5.7.1 Message rejected as spam"])],
+                         indirect=True)
+async def test_5xx_at_data_fails_at_once_with_the_servers_words(ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    d = dispatcher(ctx, clock)
+
+    assert await d.run_once() == 1
+
+    failed = row(ctx, queued.id)
+    assert failed.status == "failed"
+    assert failed.attempts == 1
+    assert "554 5.7.1 Message rejected as spam" in failed.last_error
+    assert failed.sent_at is None
+    [note] = notes(ctx, customer_id)
+    assert "failed" in note.text and "554 5.7.1 Message rejected as spam" in note.text
+    assert d.failed == 1
+    # permanent means permanent: a day later nothing is retried
+    clock.advance(days=1)
+    assert await d.run_once() == 0
+    assert len(server.handler.received) == 1
+
+
+@pytest.mark.parametrize("server", [ScriptedHandler(refuse={TESS: "550 5.1.1 <tess.tester@example.com>: no such user"})],
+                         indirect=True)
+async def test_every_recipient_refused_with_5xx_fails_naming_the_address(ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+
+    await dispatcher(ctx, clock).run_once()
+
+    failed = row(ctx, queued.id)
+    assert failed.status == "failed"
+    assert TESS in failed.last_error and "550 5.1.1" in failed.last_error and "no such user" in failed.last_error
+    assert server.handler.received == []
+
+
+# -- 4xx, dropped and refused connections ------------------------------------------
+
+@pytest.mark.parametrize("server", [
+    ScriptedHandler(data_replies=["451 4.3.0 Mailbox temporarily unavailable"]),
+    ScriptedHandler(data_replies=["421 4.7.0 Too busy, closing connection"]),
+    ScriptedHandler(data_replies=[DROP]),
+], ids=["451", "421", "dropped"], indirect=True)
+async def test_temporary_failure_requeues_with_backoff_and_the_retry_keeps_the_message_id(
+        ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    d = dispatcher(ctx, clock)
+    first_try = clock.now
+
+    assert await d.run_once() == 1
+
+    retry = row(ctx, queued.id)
+    assert retry.status == "queued"
+    assert retry.attempts == 1
+    assert retry.due_at == first_try + timedelta(seconds=60)
+    assert retry.last_error
+    reply = server.handler.received[0].reply
+    if reply != DROP:
+        assert reply in retry.last_error
+    assert lease(ctx, queued.id) == (None, None)
+    assert notes(ctx, customer_id) == []  # nothing happened yet worth a note
+
+    clock.advance(seconds=59)
+    assert await d.run_once() == 0  # not due yet
+    clock.advance(seconds=1)
+    assert await d.run_once() == 1
+
+    sent = row(ctx, queued.id)
+    assert sent.status == "sent" and sent.attempts == 2 and sent.last_error is None
+    first, second = server.handler.received
+    assert first.message_id == second.message_id == queued.message_id
+    assert first.parse()["Date"] == second.parse()["Date"]
+    assert len(notes(ctx, customer_id)) == 1
+
+
+async def test_connection_refused_backs_off_then_fails_after_max_attempts(ctx, admin, customer_id, clock):
+    use_server(ctx, admin, free_port())  # nobody listens there
+    queued = queue(ctx, admin, customer_id)
+    d = dispatcher(ctx, clock, max_attempts=3)
+
+    await d.run_once()
+    first = row(ctx, queued.id)
+    assert (first.status, first.attempts) == ("queued", 1)
+    assert first.due_at == clock.now + timedelta(seconds=60)
+    assert "refused" in first.last_error.lower() or "connect" in first.last_error.lower()
+
+    clock.advance(seconds=60)
+    await d.run_once()
+    second = row(ctx, queued.id)
+    assert (second.status, second.attempts) == ("queued", 2)
+    assert second.due_at == clock.now + timedelta(seconds=300)  # backoff grows
+
+    clock.advance(seconds=300)
+    await d.run_once()
+    last = row(ctx, queued.id)
+    assert (last.status, last.attempts) == ("failed", 3)
+    assert last.last_error == first.last_error  # the connect error, kept for the operator
+    [note] = notes(ctx, customer_id)
+    assert "failed" in note.text
+    clock.advance(days=1)
+    assert await d.run_once() == 0
+
+
+@pytest.mark.parametrize("server", [ScriptedHandler(default="451 4.3.0 Try again later")], indirect=True)
+async def test_4xx_every_time_fails_after_max_attempts_each_try_with_the_same_message_id(
+        ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    d = dispatcher(ctx, clock, max_attempts=3)
+
+    for _ in range(3):
+        await d.run_once()
+        clock.advance(hours=2)
+
+    final = row(ctx, queued.id)
+    assert final.status == "failed" and final.attempts == 3
+    assert "451 4.3.0 Try again later" in final.last_error
+    assert [r.message_id for r in server.handler.received] == [queued.message_id] * 3
+    assert d.failed == 1
+
+
+# -- recipients --------------------------------------------------------------------
+
+@pytest.mark.parametrize("server", [ScriptedHandler(refuse={"gone@example.org": "550 5.1.1 mailbox gone"})],
+                         indirect=True)
+async def test_partial_rcpt_refusal_sends_to_the_rest_and_records_who_was_refused(
+        ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id, to=f"{TESS}, gone@example.org", cc="boss@example.org")
+
+    await dispatcher(ctx, clock).run_once()
+
+    [got] = server.handler.received
+    assert set(got.rcpt_tos) == {TESS, "boss@example.org"}
+    sent = row(ctx, queued.id)
+    assert sent.status == "sent"
+    assert "gone@example.org" in sent.server_reply and "550 5.1.1 mailbox gone" in sent.server_reply
+
+
+# -- several dispatchers, leases ---------------------------------------------------
+
+async def test_two_dispatchers_on_one_file_send_every_message_exactly_once(ctx, admin, customer_id, server, clock):
+    queued = [queue(ctx, admin, customer_id, subject=f"Notice {i}") for i in range(40)]
+    clock.now = datetime.now(UTC) + timedelta(seconds=1)  # all 40 are due
+    alpha = dispatcher(ctx, clock, owner="alpha", dispatch_batch=5)
+    beta = dispatcher(ctx, clock, owner="beta", dispatch_batch=5)
+
+    handled = await asyncio.gather(alpha.run_once(), beta.run_once())
+
+    assert sum(handled) == 40
+    got = Counter(r.message_id for r in server.handler.received)
+    assert got == Counter(m.message_id for m in queued)  # each exactly once
+    assert {row(ctx, m.id).status for m in queued} == {"sent"}
+    assert alpha.sent + beta.sent == 40
+    assert len(notes(ctx, customer_id)) == 40
+
+
+async def test_a_claim_whose_lease_expired_is_taken_over_and_sent_with_the_same_message_id(
+        ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    # a dispatcher on another machine claimed it, then died
+    ctx.db.run(lambda con: con.execute(
+        "update messages set status = 'sending', lease_owner = 'crashed-host:4242', attempts = 1, "
+        "lease_expires_at = ? where id = ?", [clock.now - timedelta(minutes=1), queued.id]))
+
+    d = dispatcher(ctx, clock, owner="survivor")
+    assert await d.run_once() == 1
+
+    [got] = server.handler.received
+    assert got.message_id == queued.message_id
+    sent = row(ctx, queued.id)
+    assert sent.status == "sent" and sent.attempts == 2
+    assert lease(ctx, queued.id) == (None, None)
+
+
+async def test_a_live_lease_is_left_alone(ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    ctx.db.run(lambda con: con.execute(
+        "update messages set status = 'sending', lease_owner = 'busy-host:1', attempts = 1, "
+        "lease_expires_at = ? where id = ?", [clock.now + timedelta(minutes=4), queued.id]))
+
+    assert await dispatcher(ctx, clock).run_once() == 0
+    assert server.handler.received == []
+    assert row(ctx, queued.id).status == "sending"
+
+
+# -- the long-running loop ---------------------------------------------------------
+
+async def test_run_sends_wakes_on_demand_and_stops_promptly(ctx, admin, customer_id, server, clock):
+    first = queue(ctx, admin, customer_id, subject="first")
+    recorded = asyncio.Event()
+
+    def on_change(ids):  # called on the loop; tells us the moment the first outcome is written
+        if first.id in ids and row(ctx, first.id).status == "sent":
+            recorded.set()
+
+    d = Dispatcher(ctx.db, ctx.settings.model_copy(update={"dispatch_interval": 60}), clock=clock,
+                   on_change=on_change)  # idle waits are long: only wake() and stop() can end them
+    task = asyncio.create_task(d.run())
+    try:
+        await asyncio.wait_for(recorded.wait(), timeout=5)
+        # the dispatcher is now looking for more work (and finding none); an operator
+        # presses Send meanwhile: the wake() must not be lost
+        second = queue(ctx, admin, customer_id, subject="second")
+        woken = time.monotonic()
+        d.wake()
+        await until(lambda: row(ctx, second.id).status == "sent", what="second message sent after wake()")
+        assert time.monotonic() - woken < 5
+
+        third = queue(ctx, admin, customer_id, subject="third")
+        d.wake()
+        d.stop()  # a stop right after a wake: the loop ends promptly either way
+        stopping = time.monotonic()
+        await asyncio.wait_for(task, timeout=5)
+        assert time.monotonic() - stopping < 1.0
+    finally:
+        task.cancel()
+    assert row(ctx, third.id).status in ("queued", "sent")
+    assert lease(ctx, third.id) == (None, None)
+    assert len(server.handler.received) in (2, 3)
+
+
+async def test_an_idle_dispatcher_stops_promptly(ctx, admin, customer_id, server, clock):
+    sent = queue(ctx, admin, customer_id)
+    d = dispatcher(ctx, clock, dispatch_interval=60)
+    task = asyncio.create_task(d.run())
+    try:
+        await until(lambda: row(ctx, sent.id).status == "sent", what="message sent")
+        stopping = time.monotonic()
+        d.stop()
+        await asyncio.wait_for(task, timeout=5)
+        assert time.monotonic() - stopping < 1.0
+    finally:
+        task.cancel()
+
+
+@pytest.mark.parametrize("server", [ScriptedHandler(hold=True)], indirect=True)
+async def test_stop_during_a_send_finishes_it_and_leaves_no_claim_behind(ctx, admin, customer_id, server, clock):
+    queued = [queue(ctx, admin, customer_id, subject=f"Notice {i}") for i in range(3)]
+    d = dispatcher(ctx, clock, owner="stopping", dispatch_interval=60)
+    task = asyncio.create_task(d.run())
+    try:
+        assert await asyncio.to_thread(server.handler.entered.wait, 5), "the server never saw DATA"
+        d.stop()
+        server.handler.release()
+        await asyncio.wait_for(task, timeout=5)
+    finally:
+        task.cancel()
+
+    rows = [row(ctx, m.id) for m in queued]
+    assert rows[0].status == "sent"  # the one in flight is recorded, not forgotten
+    for m, r in zip(queued, rows):
+        assert r.status in ("sent", "queued"), r
+        assert lease(ctx, m.id)[0] is None  # nothing is left claimed by a stopped dispatcher
+        if r.status == "queued":
+            assert r.attempts == 0  # a released claim did not use up an attempt
+
+
+@pytest.mark.parametrize("server", [ScriptedHandler(hold=True)], indirect=True)
+async def test_cancelling_run_mid_send_releases_the_claim(ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    d = dispatcher(ctx, clock, owner="cancelled", smtp_timeout=2)
+    task = asyncio.create_task(d.run())
+    assert await asyncio.to_thread(server.handler.entered.wait, 5), "the server never saw DATA"
+    task.cancel()
+    server.handler.release()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=5)
+
+    released = row(ctx, queued.id)
+    assert released.status == "queued" and released.attempts == 0
+    assert lease(ctx, queued.id) == (None, None)
+
+
+async def test_a_message_that_cannot_be_built_fails_alone_and_the_dispatcher_carries_on(
+        ctx, admin, customer_id, server, clock):
+    # a row written by an older version or another tool: U+2028 is a line break to
+    # Python's email package, which refuses it in a header
+    bad_id = ctx.db.run(lambda con: messages_store.insert(
+        con, message_id="<broken@commstui.example>", customer_id=customer_id, to_addrs=[TESS],
+        subject="Line\u2028break", body="x", created_by="admin"))
+    good = queue(ctx, admin, customer_id, subject="fine")
+    d = dispatcher(ctx, clock)
+
+    await d.run_once()
+
+    bad = row(ctx, bad_id)
+    assert bad.status == "failed"
+    assert bad.last_error
+    assert lease(ctx, bad_id) == (None, None)
+    assert row(ctx, good.id).status == "sent"

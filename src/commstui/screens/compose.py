@@ -1,0 +1,385 @@
+"""Compose: write one email to a customer and queue it.
+
+services.email is the judge of a draft. The form asks it field by field as the
+operator leaves each one, so a bad address is pointed at by name (never dropped)
+and warnings such as "no subject" show but never block. Send queues the message
+(durable, with its Message-ID) and closes the dialog; the dispatcher sends it and
+the customer's Emails tab follows it from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import ScreenResume
+from textual.message import Message as TextualMessage
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static, TextArea
+
+from ..domain import Customer, Message, Permission
+from ..services import email
+from ..services.email import EmailDraft
+from ..services.errors import NoMailServer, ServiceError, ValidationError
+from ..widgets.format import clean
+
+# check_draft judges the subject and body only once the addresses pass; a stand-in
+# address lets the form judge them on their own while an address is still wrong.
+STAND_IN_ADDRESS = "someone@example.com"
+ADDRESS_FIELDS = ("to", "cc", "bcc")
+FIELDS = (*ADDRESS_FIELDS, "subject")
+LABELS = {"to": "To", "cc": "Cc", "bcc": "Bcc", "subject": "Subject"}
+
+
+@dataclass
+class Judgement:
+    errors: dict[str, str] = field(default_factory=dict)  # field -> what is wrong, naming the bad part
+    warnings: list[str] = field(default_factory=list)
+    is_html: bool | None = None
+
+
+def judge(draft: EmailDraft) -> Judgement:
+    """Every field's problem at once (check_draft stops at the first)."""
+    verdict = Judgement()
+    for name in ADDRESS_FIELDS:
+        try:
+            found = email.parse_addresses(getattr(draft, name), name)
+        except ValidationError as exc:
+            verdict.errors[name] = str(exc)
+            continue
+        if name == "to" and not found:
+            try:
+                email.check_draft(EmailDraft(to=""))
+            except ValidationError as exc:  # "To: at least one address is required."
+                verdict.errors["to"] = str(exc)
+    try:
+        checked = email.check_draft(replace(draft, to=STAND_IN_ADDRESS, cc="", bcc=""))
+    except ValidationError as exc:
+        verdict.errors[exc.field or "subject"] = str(exc)
+    else:
+        verdict.warnings = checked.warnings
+        verdict.is_html = checked.is_html
+    return verdict
+
+
+class ServerChecked(TextualMessage):
+    def __init__(self, ready: bool) -> None:
+        super().__init__()
+        self.ready = ready
+
+
+class DraftQueued(TextualMessage):
+    def __init__(self, message: Message) -> None:
+        super().__init__()
+        self.message = message
+
+
+class SendRefused(TextualMessage):
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__()
+        self.error = error
+
+
+class ConfirmDiscard(ModalScreen[bool]):
+    """Asked on Escape when something was typed: True means throw the draft away."""
+
+    CSS_PATH = "compose.tcss"
+    BINDINGS = [
+        Binding("y", "answer(True)", "Discard"),
+        Binding("n,escape", "answer(False)", "Keep writing"),
+        Binding("left,right", "app.focus_next", "Move", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog") as dialog:
+            dialog.border_title = "Discard this email?"
+            yield Static("What you typed will be lost.", id="confirm-text")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Discard (y)", id="discard", variant="error", compact=True)
+                yield Button("Keep writing (n)", id="keep", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#keep", Button).focus()
+
+    def action_answer(self, discard: bool) -> None:
+        self.dismiss(discard)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "discard")
+
+
+class ComposeScreen(ModalScreen[Message | None]):
+    """The "Email" pop-up of a customer's details: dismisses with the queued Message, or None."""
+
+    CSS_PATH = "compose.tcss"
+    AUTO_FOCUS = None  # on_mount picks: Subject when To is already filled in
+
+    BINDINGS = [
+        Binding("ctrl+s", "send", "Send", priority=True,
+                tooltip="Queue this email; it is sent in the background"),
+        Binding("escape", "cancel", "Cancel",
+                tooltip="Close without sending (asks first if you typed something)"),
+        Binding("f2", "mail_settings", "Mail settings", tooltip="Set up the mail server (administrators)"),
+    ]
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__()
+        self.customer = customer
+        self.heading = f"Email {clean(customer.name)} ({customer.account_no})"
+        self.server_ready: bool | None = None  # None until asked
+        self.sending = False
+        self._initial = EmailDraft(to=customer.email or "")
+        self._visited: set[str] = set()
+        self._show_all = False
+        self._html_chosen = False
+
+    # -- layout --------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="compose-dialog") as dialog:
+            dialog.border_title = Text(self.heading)
+            yield Static("", id="server-notice")
+            with VerticalScroll(id="compose-form"):
+                for name in FIELDS:
+                    with Horizontal(classes="compose-row", id=f"{name}-row"):
+                        yield Label(LABELS[name], classes="compose-label", id=f"{name}-label")
+                        yield Input(getattr(self._initial, name), id=name, compact=True,
+                                    placeholder=PLACEHOLDERS[name], select_on_focus=False)
+                    yield Static("", classes="compose-error", id=f"{name}-error", markup=False)
+                yield Static("", id="warnings", markup=False)
+                body = TextArea(id="body", soft_wrap=True, tab_behavior="focus",
+                                placeholder="Write your message here…")
+                body.border_title = "Body"
+                yield body
+            yield Static("", id="send-error", markup=False)
+            with Horizontal(id="compose-buttons"):
+                yield Checkbox("HTML", id="html", compact=True,
+                               tooltip="Ticked by itself when the body looks like HTML; "
+                                       "tick or untick to decide")
+                yield Button("Send  ^S", id="send", variant="primary", compact=True)
+                yield Button("Cancel  Esc", id="cancel", compact=True)
+                yield Button("Mail settings  F2", id="open-settings", compact=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#open-settings", Button).display = False
+        self._show_judgement()
+        self.query_one("#subject" if self._initial.to else "#to", Input).focus()
+
+    # -- the draft -------------------------------------------------------------
+    def draft(self) -> EmailDraft:
+        values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
+        is_html = self.query_one("#html", Checkbox).value if self._html_chosen else None
+        return EmailDraft(**values, body=self.query_one("#body", TextArea).text, is_html=is_html)
+
+    def is_touched(self) -> bool:
+        draft = self.draft()
+        return any(getattr(draft, n).strip() != getattr(self._initial, n).strip()
+                   for n in (*FIELDS, "body"))
+
+    def _show_judgement(self, clear_only: str | None = None) -> Judgement:
+        """Point at every bad field the operator has left (all of them after Send)."""
+        verdict = judge(self.draft())
+        for name in FIELDS:
+            error = verdict.errors.get(name, "")
+            shown = self.query_one(f"#{name}-error", Static)
+            if clear_only is not None and (name != clear_only or error):
+                continue  # while typing, only clear an error that is fixed
+            if not (self._show_all or name in self._visited):
+                error = ""
+            shown.update(error)
+            shown.display = bool(error)
+            self.query_one(f"#{name}", Input).set_class(bool(error), "-invalid")
+            self.query_one(f"#{name}-label", Label).set_class(bool(error), "-invalid")
+        warnings = self.query_one("#warnings", Static)
+        warnings.update("\n".join(f"⚠ {w}" for w in verdict.warnings))
+        warnings.display = bool(verdict.warnings)
+        if not self._html_chosen and verdict.is_html is not None:
+            checkbox = self.query_one("#html", Checkbox)
+            with checkbox.prevent(Checkbox.Changed):
+                checkbox.value = verdict.is_html
+        return verdict
+
+    @on(Input.Blurred)
+    def _left_field(self, event: Input.Blurred) -> None:
+        if event.input.id in FIELDS and self.is_attached:  # not while the dialog closes
+            self._visited.add(event.input.id)
+            self._show_judgement()
+
+    @on(Input.Submitted)
+    def _enter_in_field(self, event: Input.Submitted) -> None:
+        # Enter moves on, like Tab: sending is a deliberate Ctrl+S or the Send button
+        self.focus_next()
+
+    @on(Input.Changed)
+    def _field_changed(self, event: Input.Changed) -> None:
+        if event.input.id in FIELDS and self.is_mounted and self.is_attached:
+            self._show_judgement(clear_only=event.input.id)
+
+    @on(TextArea.Changed, "#body")
+    def _body_changed(self) -> None:
+        self._show_judgement(clear_only="body")
+
+    @on(Checkbox.Changed, "#html")
+    def _html_chosen_by_hand(self) -> None:
+        self._html_chosen = True
+
+    # -- the mail server -----------------------------------------------------------
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        # also after Mail settings closes: the administrator may have just set one up
+        self._check_server()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compose-server")
+    def _check_server(self) -> None:
+        self.post_message(ServerChecked(email.mail_server_ready(self.app.ctx, self.app.user)))
+
+    @on(ServerChecked)
+    def _server_checked(self, message: ServerChecked) -> None:
+        self._set_server_ready(message.ready)
+
+    def may_configure(self) -> bool:
+        user = self.app.user
+        return user is not None and user.can(Permission.MAIL_SETTINGS)
+
+    def _set_server_ready(self, ready: bool) -> None:
+        self.server_ready = ready
+        notice = self.query_one("#server-notice", Static)
+        if ready:
+            notice.update("")
+        elif self.may_configure():
+            notice.update("⚠ No active mail server: this email cannot be sent yet. "
+                          "Press F2 to set one up.")
+        else:
+            notice.update("⚠ No active mail server: this email cannot be sent yet. "
+                          "Ask an administrator to set one up; your draft stays here meanwhile.")
+        notice.display = not ready
+        self.query_one("#open-settings", Button).display = not ready and self.may_configure()
+        self._update_send_button()
+        self.refresh_bindings()
+
+    def _update_send_button(self) -> None:
+        button = self.query_one("#send", Button)
+        button.label = "Queueing…" if self.sending else "Send  ^S"
+        button.disabled = self.sending or self.server_ready is False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "mail_settings":
+            return self.server_ready is False and self.may_configure()
+        if action == "send":
+            return None if (self.sending or self.server_ready is False) else True
+        return True
+
+    def action_mail_settings(self) -> None:
+        if self.may_configure():
+            self.app.action_open_mail_settings()
+
+    # -- send and cancel -----------------------------------------------------------
+    def action_send(self) -> None:
+        if self.sending:
+            return
+        if self.server_ready is False:
+            self.notify("No active mail server: this email cannot be sent yet.", title="Not sent",
+                        severity="warning")
+            return
+        self._show_all = True
+        verdict = self._show_judgement()
+        if verdict.errors:
+            first = next(n for n in FIELDS if n in verdict.errors)
+            self.query_one(f"#{first}", Input).focus()
+            self.notify(verdict.errors[first], title="Not sent: please check the form", severity="error")
+            return
+        self.sending = True
+        self._show_send_error("")
+        self._update_send_button()
+        self.refresh_bindings()
+        self._queue(self.draft())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compose-send")
+    def _queue(self, draft: EmailDraft) -> None:
+        try:
+            message = email.send_email(self.app.ctx, self.app.user, self.customer.id, draft)
+        except ServiceError as exc:
+            self.post_message(SendRefused(exc))
+            return
+        self.post_message(DraftQueued(message))
+
+    @on(DraftQueued)
+    def _queued(self, event: DraftQueued) -> None:
+        dispatcher = getattr(self.app, "dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.wake()
+        to = ", ".join(event.message.to_addrs)
+        self.app.notify(f"Queued for {to}. It is sent in the background; the Emails tab shows how it went.",
+                        title="Email queued", markup=False)
+        self.dismiss(event.message)
+
+    @on(SendRefused)
+    def _refused(self, event: SendRefused) -> None:
+        self._sending_done()
+        error = event.error
+        if isinstance(error, ValidationError) and error.field in FIELDS:
+            self._visited.add(error.field)
+            self._show_judgement()
+            self.query_one(f"#{error.field}", Input).focus()
+        if isinstance(error, NoMailServer):
+            self._set_server_ready(False)
+        self._show_send_error(f"Not sent: {error}")
+        self.notify(str(error), title=error.title, severity="error", timeout=10, markup=False)
+
+    def _sending_done(self) -> None:
+        self.sending = False
+        self._update_send_button()
+        self.refresh_bindings()
+
+    def _show_send_error(self, text: str) -> None:
+        shown = self.query_one("#send-error", Static)
+        shown.update(text)
+        shown.display = bool(text)
+
+    def on_worker_state_changed(self, event) -> None:
+        error = event.worker.error
+        if error is None:
+            return
+        if event.worker.group == "compose-send":
+            self._sending_done()
+            self._show_send_error(f"Not sent: {error}")
+        report = getattr(self.app, "show_error", None)
+        if report is not None:
+            report(error)
+        else:
+            self.notify(str(error), title=getattr(error, "title", "Error"), severity="error", markup=False)
+
+    def action_cancel(self) -> None:
+        if not self.is_touched():
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmDiscard(), answered)
+
+    @on(Button.Pressed, "#send")
+    def _send_pressed(self) -> None:
+        self.action_send()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    @on(Button.Pressed, "#open-settings")
+    def _settings_pressed(self) -> None:
+        self.action_mail_settings()
+
+
+PLACEHOLDERS = {
+    "to": "name@example.com — several allowed, separated by commas",
+    "cc": "optional",
+    "bcc": "optional: not shown to the other recipients",
+    "subject": "may be left empty (you will be warned)",
+}

@@ -1,0 +1,225 @@
+"""Mail server settings at 80x24: administrators only, the password kept out of the database,
+and "Send test email" against a real capture server and against a closed port."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.widgets import Input, Select, Static
+
+from commstui import secrets
+from commstui.app import CommsApp
+from commstui.config import Settings
+from commstui.delivery.capture import free_port, read_outbox
+from commstui.screens.mail_settings import MailSettingsScreen, AskTestAddress
+from commstui.services import auth, mail_settings, setup
+from commstui.services.context import Context
+
+from conftest import PASSWORDS
+
+SIZE = (80, 24)
+PASSWORD = "Zq-unusual-Pa55word-71"
+
+
+# -- the sample database once per module: hashing its 13 demo passwords takes seconds ----
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> tuple[Path, dict]:
+    folder = tmp_path_factory.mktemp("template")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COMMSTUI_CONFIG_DIR", str(folder / "config"))
+        template = Context.open(folder / "sample.duckdb", Settings())
+        setup.init(template, sample=True)
+        users = {name: auth.login(template, name, password) for name, password in PASSWORDS.items()}
+    return template.db.path, users
+
+
+@pytest.fixture
+def ctx(sample, db_path, settings) -> Context:
+    shutil.copy(sample[0], db_path)
+    return Context.open(db_path, settings)
+
+
+@pytest.fixture
+def admin(sample):
+    return sample[1]["admin"]
+
+
+@pytest.fixture
+def operator(sample):
+    return sample[1]["operator"]
+
+
+class Host(App):
+    def __init__(self, ctx, user) -> None:
+        super().__init__()
+        self.ctx, self.user, self.dispatcher, self.demo_outbox = ctx, user, None, None
+
+    def on_mount(self) -> None:
+        self.push_screen(MailSettingsScreen())
+
+
+def text_of(widget: Static) -> str:
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))
+    console.print(content)
+    return console.export_text()
+
+
+def notifications(app: App) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+async def until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def fill(screen: MailSettingsScreen, **values: str) -> None:
+    for widget_id, value in values.items():
+        screen.query_one(f"#{widget_id.replace('_', '-')}", Input).value = value
+
+
+async def loaded(pilot) -> MailSettingsScreen:
+    await until(pilot, lambda: isinstance(pilot.app.screen, MailSettingsScreen), what="mail settings")
+    screen = pilot.app.screen
+    await until(pilot, lambda: screen.loaded, what="the settings to load")
+    return screen
+
+
+async def test_admin_saves_and_the_password_stays_out_of_the_database(ctx, admin, db_path):
+    app = Host(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        hint = text_of(screen.query_one("#password-hint", Static))
+        assert str(secrets.secrets_file()) in hint and "not in the database" in hint
+        fill(screen, host="smtp.example.com", username="office", password=PASSWORD,
+             from_addr="office@commstui.example")
+        screen.query_one("#security", Select).value = "tls"
+        await pilot.pause()
+        assert screen.query_one("#port", Input).value == "465"  # the usual port for the choice
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen.server is not None, what="the save")
+        assert screen.query_one("#password", Input).value == ""  # not kept on screen either
+        assert "leave empty to keep it" in screen.query_one("#password", Input).placeholder
+    server = mail_settings.get_server(ctx, admin)
+    assert (server.host, server.port, server.security, server.username) == (
+        "smtp.example.com", 465, "tls", "office")
+    assert server.password_ref.startswith("secret:")
+    files = [db_path, *db_path.parent.glob(db_path.name + ".wal")]
+    assert all(PASSWORD.encode() not in f.read_bytes() for f in files)
+    secrets_path = secrets.secrets_file()
+    assert PASSWORD in secrets_path.read_text()
+    assert stat.S_IMODE(secrets_path.stat().st_mode) == 0o600
+
+
+async def test_send_test_email_reports_the_servers_acceptance(ctx, admin, capture, mail_server):
+    app = Host(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        assert screen.query_one("#host", Input).value == "127.0.0.1"
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, AskTestAddress), what="the address prompt")
+        assert app.screen.query_one("#test-to", Input).value == "admin@commstui.example"
+        await pilot.press("enter")
+        result = screen.query_one("#test-result", Static)
+        await until(pilot, lambda: "accepted by the mail server" in text_of(result), what="the test result")
+        assert "250" in text_of(result) or "OK: captured" in text_of(result)
+        assert result.has_class("-success")
+    [got] = read_outbox(capture.outbox)
+    assert got.rcpt_tos == ("admin@commstui.example",)
+    assert got.subject == "commstui test email"
+
+
+async def test_send_test_email_to_a_closed_port_shows_the_error(ctx, admin):
+    port = free_port()  # nothing listens here
+    app = Host(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        fill(screen, host="127.0.0.1", from_addr="office@commstui.example")
+        screen.query_one("#security", Select).value = "none"
+        await pilot.pause()
+        fill(screen, port=str(port))
+        await pilot.press("ctrl+t")  # unsaved: saved first, then tested
+        await until(pilot, lambda: isinstance(app.screen, AskTestAddress), what="the address prompt")
+        assert "saved first" in text_of(app.screen.query_one("#prompt-note", Static))
+        await pilot.press("enter")
+        result = screen.query_one("#test-result", Static)
+        await until(pilot, lambda: "failed" in text_of(result), what="the test result")
+        text = text_of(result)
+        assert "Test email to admin@commstui.example failed: SMTPConnectError" in text and str(port) in text
+        assert result.has_class("-error")
+        assert any("Test email failed" in n for n in notifications(app))
+    assert mail_settings.get_server(ctx, admin).port == port
+
+
+async def test_a_bad_value_is_pointed_at_and_nothing_is_saved(ctx, admin):
+    app = Host(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        fill(screen, host="smtp.example.com", from_addr="office@")
+        await pilot.press("ctrl+s")
+        error = screen.query_one("#from-addr-error", Static)
+        await until(pilot, lambda: error.display, what="the error")
+        assert "From: 'office@'" in text_of(error)
+        assert app.focused is screen.query_one("#from-addr", Input)
+    assert mail_settings.get_server(ctx, admin) is None
+
+
+async def test_password_and_variable_together_are_refused(ctx, admin):
+    app = Host(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        fill(screen, host="smtp.example.com", from_addr="office@commstui.example", username="office",
+             password=PASSWORD, password_env="SMTP_PASSWORD")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "not both" in text_of(screen.query_one("#password-env-error", Static))
+    assert mail_settings.get_server(ctx, admin) is None
+
+
+async def test_an_unverified_certificate_is_warned_about(ctx, admin):
+    app = Host(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        warning = screen.query_one("#security-warning", Static)
+        assert not warning.display
+        screen.query_one("#verify-tls").focus()
+        await pilot.press("space")
+        assert warning.display and "not checked" in text_of(warning)
+
+
+async def test_an_operator_may_not_change_mail_settings(ctx, operator, mail_server):
+    app = Host(ctx, operator)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        access = screen.query_one("#settings-access", Static)
+        assert access.display and "for administrators" in text_of(access)
+        assert screen.query_one("#host", Input).disabled and screen.query_one("#host", Input).value == ""
+        await pilot.press("ctrl+s", "ctrl+t")
+        await pilot.pause()
+        assert app.screen is screen
+
+
+async def test_commsapp_opens_mail_settings_and_escape_goes_back(ctx, admin):
+    app = CommsApp(ctx, admin, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        home = app.screen
+        app.action_open_mail_settings()
+        screen = await loaded(pilot)
+        fill(screen, host="127.0.0.1", from_addr="office@commstui.example")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen.server is not None, what="the save")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is home, what="back home")

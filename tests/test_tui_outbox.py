@@ -1,0 +1,142 @@
+"""The demo outbox at 80x24: what the capture server received, newest first, one message in full."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.widgets import DataTable, Static
+
+from commstui.app import CommsApp
+from commstui.config import Settings
+from commstui.delivery.dispatcher import Dispatcher
+from commstui.screens.demo_outbox import CapturedMessageScreen, DemoOutboxScreen
+from commstui.services import auth, customers, email, setup
+from commstui.services.context import Context
+
+from conftest import PASSWORDS
+
+SIZE = (80, 24)
+
+
+# -- the sample database once per module: hashing its 13 demo passwords takes seconds ----
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> tuple[Path, dict]:
+    folder = tmp_path_factory.mktemp("template")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COMMSTUI_CONFIG_DIR", str(folder / "config"))
+        template = Context.open(folder / "sample.duckdb", Settings())
+        setup.init(template, sample=True)
+        users = {name: auth.login(template, name, password) for name, password in PASSWORDS.items()}
+    return template.db.path, users
+
+
+@pytest.fixture
+def ctx(sample, db_path, settings) -> Context:
+    shutil.copy(sample[0], db_path)
+    return Context.open(db_path, settings)
+
+
+@pytest.fixture
+def admin(sample):
+    return sample[1]["admin"]
+
+
+class Host(App):
+    def __init__(self, ctx, user, outbox: Path) -> None:
+        super().__init__()
+        self.ctx, self.user, self.dispatcher, self.demo_outbox = ctx, user, None, outbox
+
+    def on_mount(self) -> None:
+        self.push_screen(DemoOutboxScreen(self.demo_outbox))
+
+
+def text_of(widget: Static) -> str:
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))
+    console.print(content)
+    return console.export_text()
+
+
+async def until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def send(ctx, user, subject: str, body: str, **addresses) -> None:
+    """Queue through the service and deliver with a real dispatcher to the capture server."""
+    olivia = customers.get_by_account(ctx, user, "A1000001")
+    email.send_email(ctx, user, olivia.id, email.EmailDraft(
+        to=addresses.get("to", olivia.email), cc=addresses.get("cc", ""), bcc=addresses.get("bcc", ""),
+        subject=subject, body=body))
+    assert await Dispatcher(ctx.db, ctx.settings).run_once() == 1
+
+
+def cells(table: DataTable, row: int) -> list[str]:
+    return [str(getattr(c, "plain", c)) for c in table.get_row_at(row)]
+
+
+async def test_outbox_lists_newest_first_and_shows_one_in_full(ctx, admin, capture, mail_server):
+    await send(ctx, admin, "First notice", "Hello.")
+    await send(ctx, admin, "Second [bold]notice[/bold]", "Line one [red]literal[/red]\nLine two",
+               cc="cc@example.org", bcc="audit@example.org")
+    app = Host(ctx, admin, capture.outbox)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        table = screen.query_one("#outbox-table", DataTable)
+        await until(pilot, lambda: table.row_count == 2, what="two rows")
+        newest = cells(table, 0)
+        assert newest[1] == "office@commstui.example"
+        assert newest[2] == "olivia.bennett@example.com"
+        assert newest[3] == "Second [bold]notice[/bold]"  # markup shown as typed
+        assert cells(table, 1)[3] == "First notice"
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CapturedMessageScreen), what="the message")
+        message = app.screen
+        headers = message.query_one("#message-headers", Static)
+        await until(pilot, lambda: "Message-ID" in text_of(headers), what="the headers")
+        text = text_of(headers)
+        for expected in ("Date", "From", "office@commstui.example", "Cc", "cc@example.org",
+                         "Second [bold]notice[/bold]", "audit@example.org"):
+            assert expected in text
+        assert "Bcc" not in text  # only the envelope shows the Bcc recipient
+        body = text_of(message.query_one("#message-body", Static))
+        assert body.strip().splitlines() == ["Line one [red]literal[/red]", "Line two"]
+        assert "text/plain" in text_of(message.query_one("#message-parts", Static))
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, what="back to the list")
+
+
+async def test_outbox_picks_up_new_mail_by_itself(ctx, admin, capture, mail_server):
+    app = Host(ctx, admin, capture.outbox)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        table = screen.query_one("#outbox-table", DataTable)
+        empty = screen.query_one("#outbox-empty", Static)
+        await until(pilot, lambda: "Nothing received yet" in text_of(empty), what="the empty notice")
+        await send(ctx, admin, "Arrives while watching", "Hi")
+        await until(pilot, lambda: table.row_count == 1, timeout=6, what="the refresh")
+        assert cells(table, 0)[3] == "Arrives while watching"
+        assert "1 message received" in text_of(empty)
+
+
+async def test_commsapp_opens_the_outbox_in_demo_mode(ctx, admin, capture, mail_server):
+    await send(ctx, admin, "Through the app", "Hi")
+    app = CommsApp(ctx, admin, demo_outbox=capture.outbox, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.action_open_outbox()
+        await until(pilot, lambda: isinstance(app.screen, DemoOutboxScreen) and app.screen.read_once,
+                    what="the outbox")
+        table = app.screen.query_one("#outbox-table", DataTable)
+        await until(pilot, lambda: table.row_count == 1, what="the row")
+        assert cells(table, 0)[3] == "Through the app"

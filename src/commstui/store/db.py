@@ -102,7 +102,7 @@ class Database:
                         f"The database {self.path.name} is held by another program "
                         f"and stayed busy for {self.busy_timeout:.0f} s. Try again shortly."
                     ) from exc
-                if self.on_busy:
+                if self.on_busy and _is_lock_error(exc):  # a handle race is not worth a word
                     self.on_busy(waited)
                 # full jitter keeps several waiting processes from retrying in step
                 time.sleep(random.uniform(0, delay))

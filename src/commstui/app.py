@@ -1,0 +1,229 @@
+"""The Textual app: log in, then Customers; the command palette; the in-process dispatcher.
+
+Screens call services in thread workers; the app owns what spans screens: who is
+logged in, the dispatcher task, how errors and a busy database are reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from functools import partial
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from .delivery.dispatcher import Dispatcher
+from .domain import Permission, User
+from .screens.customer_details import MessagesChanged
+from .screens.customers import CustomersScreen, NoCustomersAccessScreen
+from .screens.login import LoginScreen
+from .services.context import Context
+from .services.errors import ServiceError
+from .store.db import StoreError
+
+log = logging.getLogger(__name__)
+
+BUSY_NOTICE_EVERY = 3.0  # seconds between "database busy" toasts
+DISPATCHER_STOP_TIMEOUT = 10.0
+
+
+class CommsCommands(Provider):
+    """Palette entries named "Category: Action"; which ones show depends on who is logged in."""
+
+    def commands(self) -> list[tuple[str, object, str]]:
+        app: CommsApp = self.app  # type: ignore[assignment]
+        user = app.user
+        found: list[tuple[str, object, str]] = []
+        if user is None:
+            return found
+        if user.can(Permission.CUSTOMER_VIEW):
+            found.append(("Customers: Search", app.action_open_customers,
+                          "Find a customer by account no, name, email or phone"))
+        if user.can(Permission.MAIL_SETTINGS):
+            found.append(("Mail: Settings", app.action_open_mail_settings,
+                          "Mail server, From address, send a test email"))
+        if app.demo_outbox is not None:
+            found.append(("Demo: Outbox", app.action_open_outbox,
+                          "What the demo's local mail server has received"))
+        found.append(("Session: Log out", app.action_logout, f"Log out {user.username}"))
+        return found
+
+    async def discover(self) -> Hits:
+        for name, run, help_text in self.commands():
+            yield DiscoveryHit(name, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, run, help_text in self.commands():
+            if (score := matcher.match(name)) > 0:
+                yield Hit(score, matcher.highlight(name), run, help=help_text)
+
+
+class CommsApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "commstui"
+    COMMANDS = App.COMMANDS | {CommsCommands}
+
+    BINDINGS = [
+        Binding("ctrl+p", "command_palette", "Commands", priority=True, show=False,
+                tooltip="Every action, searchable"),
+        Binding("ctrl+l", "logout", "Log out", tooltip="Log out and return to the login screen"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, ctx: Context, user: User | None = None, *, demo_outbox: Path | None = None,
+                 run_dispatcher: bool = True, login_name: str = "") -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.user: User | None = user
+        self.dispatcher: Dispatcher | None = None
+        self.demo_outbox = demo_outbox
+        self.run_dispatcher = run_dispatcher
+        self.login_name = login_name
+        self._dispatch_task: asyncio.Task | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._busy_shown_at = 0.0
+        # the database calls this from worker threads while another process holds the file
+        ctx.db.on_busy = self._database_busy
+        if ctx.settings.theme in self.available_themes:
+            self.theme = ctx.settings.theme
+
+    # -- start, log in, log out ---------------------------------------------
+    def on_mount(self) -> None:
+        self._event_loop = asyncio.get_running_loop()
+        if self.user is None:
+            self.push_screen(LoginScreen(self.login_name))
+        else:
+            self.push_screen(self._home_screen())
+            self._start_dispatcher()
+
+    def _home_screen(self):
+        if self.user is not None and self.user.can(Permission.CUSTOMER_VIEW):
+            return CustomersScreen()
+        return NoCustomersAccessScreen()
+
+    def login_succeeded(self, user: User) -> None:
+        self.user = user
+        self.switch_screen(self._home_screen())
+        self._start_dispatcher()
+
+    async def action_logout(self) -> None:
+        if self.user is None:
+            return
+        await self._stop_dispatcher()
+        name = self.user.username
+        self.user = None
+        while len(self.screen_stack) > 2:
+            await self.pop_screen()
+        await self.switch_screen(LoginScreen(name))
+        self.notify(f"{name} logged out.", timeout=3)
+
+    async def on_unmount(self) -> None:
+        await self._stop_dispatcher()
+        self._event_loop = None
+
+    # -- the in-process dispatcher ------------------------------------------
+    def _start_dispatcher(self) -> None:
+        if not self.run_dispatcher or self._dispatch_task is not None:
+            return
+        self.dispatcher = Dispatcher(self.ctx.db, self.ctx.settings, on_change=self._messages_changed)
+        self._dispatch_task = asyncio.create_task(self.dispatcher.run(), name="commstui dispatcher")
+        self._dispatch_task.add_done_callback(self._dispatcher_ended)
+
+    async def _stop_dispatcher(self) -> None:
+        task, dispatcher = self._dispatch_task, self.dispatcher
+        self._dispatch_task = None
+        self.dispatcher = None
+        if task is None or dispatcher is None:
+            return
+        dispatcher.stop()
+        try:
+            # let a send in progress finish and its outcome be written
+            await asyncio.wait_for(asyncio.shield(task), timeout=DISPATCHER_STOP_TIMEOUT)
+        except TimeoutError:
+            task.cancel()  # its lease runs out and another dispatcher resends it
+        except Exception:
+            log.exception("dispatcher stopped with an error")
+
+    def _dispatcher_ended(self, task: asyncio.Task) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("dispatcher crashed", exc_info=task.exception())
+        if task is self._dispatch_task:
+            self._dispatch_task = None
+            self.dispatcher = None
+            self.notify(f"Background sending stopped: {task.exception()}. Queued emails wait for "
+                        "another commstui or `commstui dispatch`.", title="Sending stopped",
+                        severity="error", timeout=15)
+
+    def _messages_changed(self, ids: list[int]) -> None:
+        # called by the dispatcher on the event loop
+        for screen in self.screen_stack:
+            screen.post_message(MessagesChanged(ids))
+
+    # -- reporting problems --------------------------------------------------
+    def show_error(self, error: BaseException) -> None:
+        """The one place a failed worker is reported: a toast, never a traceback."""
+        if isinstance(error, (ServiceError, StoreError)):
+            self.notify(str(error), title=error.title, severity="error", timeout=8)
+        else:
+            log.error("unexpected error", exc_info=error)
+            self.notify(f"{type(error).__name__}: {error}", title="Unexpected error", severity="error",
+                        timeout=10)
+
+    def _database_busy(self, waited: float) -> None:
+        now = time.monotonic()
+        if now - self._busy_shown_at < BUSY_NOTICE_EVERY or self._event_loop is None:
+            return
+        self._busy_shown_at = now
+        notice = partial(self.notify, "Database busy, retrying...", title="Please wait",
+                         severity="warning", timeout=BUSY_NOTICE_EVERY)
+        try:  # never block the waiting thread on the UI
+            self._event_loop.call_soon_threadsafe(notice)
+        except RuntimeError:  # the app has closed meanwhile
+            pass
+
+    # -- navigation ----------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "logout":
+            return self.user is not None
+        return True
+
+    def action_open_customers(self) -> None:
+        if self.user is None or not self.user.can(Permission.CUSTOMER_VIEW):
+            self.notify("You have no access to Customers; ask an administrator.", title="Not allowed",
+                        severity="warning")
+            return
+        for depth, screen in enumerate(reversed(self.screen_stack)):
+            if isinstance(screen, CustomersScreen):
+                for _ in range(depth):
+                    self.pop_screen()
+                return
+        self.push_screen(CustomersScreen())
+
+    def action_open_mail_settings(self) -> None:
+        if self.user is None or not self.user.can(Permission.MAIL_SETTINGS):
+            self.notify("Mail server settings are for administrators.", title="Not allowed",
+                        severity="warning")
+            return
+        try:
+            from .screens.mail_settings import MailSettingsScreen
+        except ImportError:
+            self.notify("Mail settings are not available in this build.", severity="error")
+            return
+        self.push_screen(MailSettingsScreen())
+
+    def action_open_outbox(self) -> None:
+        if self.demo_outbox is None:
+            self.notify("The outbox exists only in `commstui demo`.", severity="warning")
+            return
+        try:
+            from .screens.demo_outbox import DemoOutboxScreen
+        except ImportError:
+            self.notify("The demo outbox is not available in this build.", severity="error")
+            return
+        self.push_screen(DemoOutboxScreen(self.demo_outbox))

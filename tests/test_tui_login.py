@@ -1,0 +1,170 @@
+"""Logging in through the TUI: success, wrong passwords, lockout, no-access users,
+the command palette per role, logging out. Driven with Pilot at 80x24."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from rich.console import Console
+from textual.widgets import Input
+
+from commstui.app import CommsApp, CommsCommands
+from commstui.screens.customers import CustomersScreen, NoCustomersAccessScreen
+from commstui.screens.login import LoginScreen
+from commstui.services import auth
+
+from conftest import PASSWORDS
+
+SIZE = (80, 24)
+
+
+# -- helpers shared by the test_tui_* files ------------------------------------
+async def until(pilot, condition, what: str, timeout: float = 30.0) -> None:
+    """Poll a condition with a bounded deadline (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.02)
+
+
+def screen_text(app) -> str:
+    """What the operator sees, as plain text (as App.export_screenshot renders it)."""
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True,
+                      force_terminal=True, color_system="truecolor", legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def text_of(widget) -> str:
+    """The text of one widget on the screen: the screen's lines cropped to its region."""
+    region = widget.region
+    lines = screen_text(widget.app).splitlines()[region.y:region.bottom]
+    return "\n".join(line[region.x:region.right] for line in lines)
+
+
+async def log_in(pilot, username: str, password: str) -> None:
+    screen = pilot.app.screen
+    screen.query_one("#username", Input).value = username
+    screen.query_one("#password", Input).focus()
+    await pilot.pause()
+    await pilot.press(*password, "enter")
+
+
+def error_text(app) -> str:
+    return str(app.screen.query_one("#login-error").content)
+
+
+async def test_the_right_password_opens_customers(ctx):
+    app = CommsApp(ctx, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        assert isinstance(app.screen, LoginScreen)
+        assert app.screen.query_one("#username", Input).has_focus
+        await pilot.press(*"admin", "enter")  # Enter in the username field moves on
+        assert app.screen.query_one("#password", Input).has_focus
+        await pilot.press(*PASSWORDS["admin"], "enter")
+        await until(pilot, lambda: isinstance(app.screen, CustomersScreen), "the Customers screen")
+        assert app.user.username == "admin"
+        await until(pilot, lambda: "admin (Demo Administrator)" in text_of(app.screen.query_one("StatusLine")),
+                    "who is logged in")
+
+
+async def test_password_is_masked_and_username_prefilled(ctx):
+    app = CommsApp(ctx, run_dispatcher=False, login_name="viewer")
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.query_one("#username", Input).value == "viewer"
+        password = app.screen.query_one("#password", Input)
+        assert password.has_focus and password.password
+        await pilot.press(*"secret")
+        assert "secret" not in text_of(password)
+
+
+async def test_a_wrong_password_is_explained_under_the_form(ctx):
+    app = CommsApp(ctx, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "admin", "not-the-password")
+        await until(pilot, lambda: error_text(app), "the login error")
+        assert error_text(app) == "Wrong username or password."
+        assert isinstance(app.screen, LoginScreen) and app.user is None
+        password = app.screen.query_one("#password", Input)
+        assert password.value == "" and password.has_focus  # ready for another try
+
+
+async def test_five_wrong_passwords_lock_the_account(ctx):
+    app = CommsApp(ctx, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        seen = []
+        for attempt in range(5):
+            await log_in(pilot, "operator", f"wrong-{attempt}")
+            await until(pilot, lambda: error_text(app) and not app.screen._busy, f"answer {attempt + 1}")
+            seen.append(error_text(app))
+            app.screen.query_one("#login-error").update("")
+        assert "2 attempts left" in seen[2] and "1 attempt left" in seen[3]
+        assert "locked for 15 min" in seen[4]
+        await log_in(pilot, "operator", PASSWORDS["operator"])  # even the right one now
+        await until(pilot, lambda: error_text(app) and not app.screen._busy, "the lockout answer")
+        assert "locked" in error_text(app)
+        assert app.user is None
+
+
+async def test_a_user_without_customer_access_gets_a_clear_screen(ctx):
+    auth.add_user(ctx, None, "newbie", "newbie-pass-1", roles=["templates"])
+    app = CommsApp(ctx, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await log_in(pilot, "newbie", "newbie-pass-1")
+        await until(pilot, lambda: isinstance(app.screen, NoCustomersAccessScreen), "the no-access screen")
+        await until(pilot, lambda: "newbie has no access to Customers" in text_of(app.screen.query_one("#no-access")),
+                    "the explanation")
+        assert "Ask an administrator" in text_of(app.screen.query_one("#no-access"))
+        names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
+        assert names == ["Session: Log out"]
+        app.action_open_customers()  # e.g. a stale palette entry: refused, not opened
+        await pilot.pause()
+        assert isinstance(app.screen, NoCustomersAccessScreen)
+        assert any("no access to Customers" in n.message for n in app._notifications)
+
+
+async def test_palette_entries_depend_on_the_user(ctx, admin, viewer, tmp_path):
+    app = CommsApp(ctx, admin, run_dispatcher=False, demo_outbox=tmp_path / "outbox")
+    async with app.run_test(size=SIZE) as pilot:
+        names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
+        assert names == ["Customers: Search", "Mail: Settings", "Demo: Outbox", "Session: Log out"]
+        await until(pilot, lambda: "DEMO" in text_of(app.screen.query_one("StatusLine")), "the DEMO mark")
+    app = CommsApp(ctx, viewer, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
+        assert names == ["Customers: Search", "Session: Log out"]
+        app.action_open_mail_settings()
+        await pilot.pause()
+        assert any("administrators" in n.message for n in app._notifications)
+
+
+async def test_palette_searches_our_commands(ctx, admin):
+    app = CommsApp(ctx, admin, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, CustomersScreen), "Customers")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "CommandPalette", "the palette")
+        await pilot.press(*"log out")
+        await until(pilot, lambda: "Session: Log out" in screen_text(app), "the Log out command")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        assert app.user is None
+
+
+async def test_logging_out_returns_to_login_and_stops_the_dispatcher(ctx, admin, mail_server):
+    app = CommsApp(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, CustomersScreen), "Customers")
+        task = app._dispatch_task
+        assert app.dispatcher is not None and task is not None and not task.done()
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        assert app.user is None and app.dispatcher is None and task.done()
+        assert app.screen.query_one("#username", Input).value == "admin"
+        # and logging in again starts a fresh dispatcher
+        await log_in(pilot, "admin", PASSWORDS["admin"])
+        await until(pilot, lambda: isinstance(app.screen, CustomersScreen), "Customers again")
+        task = app._dispatch_task
+        assert task is not None and not task.done()
+    assert task.done()  # stopped cleanly on exit

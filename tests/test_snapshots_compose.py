@@ -28,29 +28,6 @@ from conftest import PASSWORDS
 SIZE = (80, 24)
 
 
-# -- the sample database once per module: hashing its 13 demo passwords takes seconds ----
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> tuple[Path, dict]:
-    folder = tmp_path_factory.mktemp("template")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COMMSTUI_CONFIG_DIR", str(folder / "config"))
-        template = Context.open(folder / "sample.duckdb", Settings())
-        setup.init(template, sample=True)
-        users = {name: auth.login(template, name, password) for name, password in PASSWORDS.items()}
-    return template.db.path, users
-
-
-@pytest.fixture
-def ctx(sample, db_path, settings) -> Context:
-    shutil.copy(sample[0], db_path)
-    return Context.open(db_path, settings)
-
-
-@pytest.fixture
-def admin(sample):
-    return sample[1]["admin"]
-
-
 @pytest.fixture
 def utc(monkeypatch):
     monkeypatch.setenv("TZ", "UTC")

@@ -72,6 +72,7 @@ class CommsApp(App[None]):
         Binding("ctrl+p", "command_palette", "Commands", priority=True, show=False,
                 tooltip="Every action, searchable"),
         Binding("ctrl+l", "logout", "Log out", tooltip="Log out and return to the login screen"),
+        Binding("f9", "open_outbox", "Demo outbox", tooltip="What the demo's local mail server received"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -191,6 +192,9 @@ class CommsApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "logout":
             return self.user is not None
+        if action == "open_outbox":
+            # only the demo has an outbox; hidden from the footer elsewhere
+            return self.user is not None and self.demo_outbox is not None
         return True
 
     def action_open_customers(self) -> None:

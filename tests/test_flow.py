@@ -14,7 +14,7 @@ from commstui.screens.customer_details import CustomerDetailsScreen
 from commstui.screens.customers import CustomersScreen
 
 from conftest import PASSWORDS
-from test_tui_login import screen_text, until
+from tui_helpers import screen_text, until
 
 
 async def test_operator_finds_a_customer_emails_them_and_sees_the_outcome(ctx, capture, mail_server):

@@ -7,7 +7,6 @@ Update after a deliberate change with: pytest tests/test_snapshots_compose.py --
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -15,15 +14,12 @@ import pytest
 from textual.app import App
 from textual.widgets import Input, TextArea
 
-from commstui.config import Settings
 from commstui.screens.compose import ComposeScreen
 from commstui.screens.demo_outbox import DemoOutboxScreen
 from commstui.screens.mail_settings import MailSettingsScreen
-from commstui.services import auth, customers, mail_settings, setup
-from commstui.services.context import Context
+from commstui.services import customers, mail_settings
 from commstui.services.mail_settings import MailServerForm
 
-from conftest import PASSWORDS
 
 SIZE = (80, 24)
 

@@ -15,7 +15,7 @@ from commstui.screens.customer_details import CustomerDetailsScreen
 from commstui.screens.customers import CustomersScreen
 from commstui.services import customers
 
-from test_tui_login import screen_text, until
+from tui_helpers import screen_text, until
 
 SIZE = (80, 24)
 

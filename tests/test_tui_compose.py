@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-import time
-from pathlib import Path
 
 import pytest
-from rich.console import Console
 from textual.app import App
 from textual.widgets import Button, Input, Static, TextArea
 
 from commstui.app import CommsApp
-from commstui.config import Settings
 from commstui.delivery.capture import read_outbox
 from commstui.delivery.dispatcher import Dispatcher
 from commstui.screens.compose import ComposeScreen, ConfirmDiscard
 from commstui.screens.customer_details import CustomerDetailsScreen
 from commstui.screens.mail_settings import MailSettingsScreen
-from commstui.services import auth, customers, email, setup
-from commstui.services.context import Context
+from commstui.services import customers, email
 
 from conftest import PASSWORDS
+from tui_helpers import notifications, static_text, until
 
 SIZE = (80, 24)
 MALLORY = "A1000003"  # named "[bold]Mallory[/bold] Tables" on purpose
@@ -43,27 +38,6 @@ class Host(App):
     def action_open_mail_settings(self) -> None:
         self.settings_opened += 1
         self.push_screen(MailSettingsScreen())
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    if isinstance(content, str):
-        return content
-    console = Console(width=200, record=True, file=open("/dev/null", "w"))
-    console.print(content)
-    return console.export_text()
-
-
-def notifications(app: App) -> list[str]:
-    return [f"{n.title}: {n.message}" for n in app._notifications]
-
-
-async def until(pilot, condition, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def opened(pilot) -> ComposeScreen:
@@ -119,7 +93,7 @@ async def test_a_bad_address_is_named_and_nothing_is_queued(ctx, operator, mail_
         await pilot.press("ctrl+s")
         await pilot.pause()
         error = screen.query_one("#to-error", Static)
-        assert error.display and named in text_of(error)
+        assert error.display and named in static_text(error)
         assert screen.query_one("#to", Input).has_class("-invalid")
         assert app.focused is screen.query_one("#to", Input)  # pointed at, for fixing
         assert any(named in n for n in notifications(app))
@@ -135,7 +109,7 @@ async def test_a_bad_cc_is_pointed_at_on_leaving_the_field(ctx, operator, mail_s
         assert not screen.query_one("#cc-error").display  # not while typing
         await pilot.press("tab")
         error = screen.query_one("#cc-error", Static)
-        assert error.display and "Cc: 'bob@'" in text_of(error)
+        assert error.display and "Cc: 'bob@'" in static_text(error)
         # fixing it clears the error as soon as it is right
         screen.query_one("#cc", Input).focus()
         await pilot.press("e", "x", "a", "m", "p", "l", "e", ".", "o", "r", "g")
@@ -147,7 +121,7 @@ async def test_empty_subject_warns_but_still_sends(ctx, operator, mail_server, m
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(pilot)
         warnings = screen.query_one("#warnings", Static)
-        assert warnings.display and "will go out with no subject" in text_of(warnings)
+        assert warnings.display and "will go out with no subject" in static_text(warnings)
         await type_into(pilot, "body", "Your parcel is at the front desk.")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.results, what="the dialog to close")
@@ -206,7 +180,7 @@ async def test_a_line_break_in_the_subject_is_refused(ctx, operator, mail_server
         await pilot.press("ctrl+s")
         await pilot.pause()
         error = screen.query_one("#subject-error", Static)
-        assert error.display and "single line" in text_of(error)
+        assert error.display and "single line" in static_text(error)
         assert app.results == []
 
 
@@ -215,7 +189,7 @@ async def test_no_mail_server_admin_is_offered_the_settings(ctx, admin, mallory)
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(pilot)
         notice = screen.query_one("#server-notice", Static)
-        assert notice.display and "No active mail server" in text_of(notice) and "F2" in text_of(notice)
+        assert notice.display and "No active mail server" in static_text(notice) and "F2" in static_text(notice)
         assert screen.query_one("#open-settings", Button).display
         assert screen.query_one("#send", Button).disabled
         await pilot.press("ctrl+s")
@@ -230,7 +204,7 @@ async def test_no_mail_server_operator_is_told_to_ask_an_administrator(ctx, oper
     async with app.run_test(size=SIZE) as pilot:
         screen = await opened(pilot)
         notice = screen.query_one("#server-notice", Static)
-        assert notice.display and "Ask an administrator" in text_of(notice)
+        assert notice.display and "Ask an administrator" in static_text(notice)
         assert not screen.query_one("#open-settings", Button).display
         await pilot.press("f2")
         await pilot.pause()
@@ -245,7 +219,7 @@ async def test_a_viewer_is_refused_and_keeps_the_draft(ctx, viewer, mail_server,
         await pilot.press("ctrl+s")
         refused = screen.query_one("#send-error", Static)
         await until(pilot, lambda: refused.display, what="the refusal")
-        assert "viewer is not allowed" in text_of(refused) and "customerEdit" in text_of(refused)
+        assert "viewer is not allowed" in static_text(refused) and "customerEdit" in static_text(refused)
         assert any("Not allowed" in n for n in notifications(app))
         assert app.screen is screen and screen.query_one("#subject", Input).value == "Hello"
         assert not screen.query_one("#send", Button).disabled  # may try again after fixing roles

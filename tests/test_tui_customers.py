@@ -13,7 +13,7 @@ from commstui.services import customers, setup
 from commstui.services.customers import CustomerFilter
 from commstui.widgets.customer_table import CustomerTable
 
-from test_tui_login import screen_text, text_of, until
+from tui_helpers import screen_text, text_of, until
 
 SIZE = (80, 24)
 

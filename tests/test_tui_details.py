@@ -16,7 +16,7 @@ from commstui.screens.customers import CustomersScreen
 from commstui.services import customers, email
 from commstui.services.context import Context
 
-from test_tui_login import screen_text, until
+from tui_helpers import screen_text, until
 
 SIZE = (80, 24)
 

@@ -3,10 +3,7 @@ the command palette per role, logging out. Driven with Pilot at 80x24."""
 
 from __future__ import annotations
 
-import io
-import time
 
-from rich.console import Console
 from textual.widgets import Input
 
 from commstui.app import CommsApp, CommsCommands
@@ -15,32 +12,12 @@ from commstui.screens.login import LoginScreen
 from commstui.services import auth
 
 from conftest import PASSWORDS
+from tui_helpers import screen_text, text_of, until
 
 SIZE = (80, 24)
 
 
 # -- helpers shared by the test_tui_* files ------------------------------------
-async def until(pilot, condition, what: str, timeout: float = 30.0) -> None:
-    """Poll a condition with a bounded deadline (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await pilot.pause(0.02)
-
-
-def screen_text(app) -> str:
-    """What the operator sees, as plain text (as App.export_screenshot renders it)."""
-    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(), record=True,
-                      force_terminal=True, color_system="truecolor", legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
-
-
-def text_of(widget) -> str:
-    """The text of one widget on the screen: the screen's lines cropped to its region."""
-    region = widget.region
-    lines = screen_text(widget.app).splitlines()[region.y:region.bottom]
-    return "\n".join(line[region.x:region.right] for line in lines)
 
 
 async def log_in(pilot, username: str, password: str) -> None:

@@ -3,25 +3,18 @@ and "Send test email" against a real capture server and against a closed port.""
 
 from __future__ import annotations
 
-import shutil
 import stat
-import time
-from pathlib import Path
 
-import pytest
-from rich.console import Console
 from textual.app import App
 from textual.widgets import Input, Select, Static
 
 from commstui import secrets
 from commstui.app import CommsApp
-from commstui.config import Settings
 from commstui.delivery.capture import free_port, read_outbox
 from commstui.screens.mail_settings import MailSettingsScreen, AskTestAddress
-from commstui.services import auth, mail_settings, setup
-from commstui.services.context import Context
+from commstui.services import mail_settings
 
-from conftest import PASSWORDS
+from tui_helpers import notifications, static_text, until
 
 SIZE = (80, 24)
 PASSWORD = "Zq-unusual-Pa55word-71"
@@ -34,27 +27,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(MailSettingsScreen())
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    if isinstance(content, str):
-        return content
-    console = Console(width=200, record=True, file=open("/dev/null", "w"))
-    console.print(content)
-    return console.export_text()
-
-
-def notifications(app: App) -> list[str]:
-    return [f"{n.title}: {n.message}" for n in app._notifications]
-
-
-async def until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 def fill(screen: MailSettingsScreen, **values: str) -> None:
@@ -73,7 +45,7 @@ async def test_admin_saves_and_the_password_stays_out_of_the_database(ctx, admin
     app = Host(ctx, admin)
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot)
-        hint = text_of(screen.query_one("#password-hint", Static))
+        hint = static_text(screen.query_one("#password-hint", Static))
         assert str(secrets.secrets_file()) in hint and "not in the database" in hint
         fill(screen, host="smtp.example.com", username="office", password=PASSWORD,
              from_addr="office@commstui.example")
@@ -105,8 +77,8 @@ async def test_send_test_email_reports_the_servers_acceptance(ctx, admin, captur
         assert app.screen.query_one("#test-to", Input).value == "admin@commstui.example"
         await pilot.press("enter")
         result = screen.query_one("#test-result", Static)
-        await until(pilot, lambda: "accepted by the mail server" in text_of(result), what="the test result")
-        assert "250" in text_of(result) or "OK: captured" in text_of(result)
+        await until(pilot, lambda: "accepted by the mail server" in static_text(result), what="the test result")
+        assert "250" in static_text(result) or "OK: captured" in static_text(result)
         assert result.has_class("-success")
     [got] = read_outbox(capture.outbox)
     assert got.rcpt_tos == ("admin@commstui.example",)
@@ -124,11 +96,11 @@ async def test_send_test_email_to_a_closed_port_shows_the_error(ctx, admin):
         fill(screen, port=str(port))
         await pilot.press("ctrl+t")  # unsaved: saved first, then tested
         await until(pilot, lambda: isinstance(app.screen, AskTestAddress), what="the address prompt")
-        assert "saved first" in text_of(app.screen.query_one("#prompt-note", Static))
+        assert "saved first" in static_text(app.screen.query_one("#prompt-note", Static))
         await pilot.press("enter")
         result = screen.query_one("#test-result", Static)
-        await until(pilot, lambda: "failed" in text_of(result), what="the test result")
-        text = text_of(result)
+        await until(pilot, lambda: "failed" in static_text(result), what="the test result")
+        text = static_text(result)
         assert "Test email to admin@commstui.example failed: SMTPConnectError" in text and str(port) in text
         assert result.has_class("-error")
         assert any("Test email failed" in n for n in notifications(app))
@@ -143,7 +115,7 @@ async def test_a_bad_value_is_pointed_at_and_nothing_is_saved(ctx, admin):
         await pilot.press("ctrl+s")
         error = screen.query_one("#from-addr-error", Static)
         await until(pilot, lambda: error.display, what="the error")
-        assert "From: 'office@'" in text_of(error)
+        assert "From: 'office@'" in static_text(error)
         assert app.focused is screen.query_one("#from-addr", Input)
     assert mail_settings.get_server(ctx, admin) is None
 
@@ -156,7 +128,7 @@ async def test_password_and_variable_together_are_refused(ctx, admin):
              password=PASSWORD, password_env="SMTP_PASSWORD")
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert "not both" in text_of(screen.query_one("#password-env-error", Static))
+        assert "not both" in static_text(screen.query_one("#password-env-error", Static))
     assert mail_settings.get_server(ctx, admin) is None
 
 
@@ -168,7 +140,7 @@ async def test_an_unverified_certificate_is_warned_about(ctx, admin):
         assert not warning.display
         screen.query_one("#verify-tls").focus()
         await pilot.press("space")
-        assert warning.display and "not checked" in text_of(warning)
+        assert warning.display and "not checked" in static_text(warning)
 
 
 async def test_an_operator_may_not_change_mail_settings(ctx, operator, mail_server):
@@ -176,7 +148,7 @@ async def test_an_operator_may_not_change_mail_settings(ctx, operator, mail_serv
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot)
         access = screen.query_one("#settings-access", Static)
-        assert access.display and "for administrators" in text_of(access)
+        assert access.display and "for administrators" in static_text(access)
         assert screen.query_one("#host", Input).disabled and screen.query_one("#host", Input).value == ""
         await pilot.press("ctrl+s", "ctrl+t")
         await pilot.pause()

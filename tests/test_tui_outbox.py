@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
 
-import pytest
-from rich.console import Console
 from textual.app import App
 from textual.widgets import DataTable, Static
 
 from commstui.app import CommsApp
-from commstui.config import Settings
 from commstui.delivery.dispatcher import Dispatcher
 from commstui.screens.demo_outbox import CapturedMessageScreen, DemoOutboxScreen
-from commstui.services import auth, customers, email, setup
-from commstui.services.context import Context
+from commstui.services import customers, email
 
-from conftest import PASSWORDS
+from tui_helpers import static_text, until
 
 SIZE = (80, 24)
 
@@ -30,23 +24,6 @@ class Host(App):
 
     def on_mount(self) -> None:
         self.push_screen(DemoOutboxScreen(self.demo_outbox))
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    if isinstance(content, str):
-        return content
-    console = Console(width=200, record=True, file=open("/dev/null", "w"))
-    console.print(content)
-    return console.export_text()
-
-
-async def until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def send(ctx, user, subject: str, body: str, **addresses) -> None:
@@ -80,15 +57,15 @@ async def test_outbox_lists_newest_first_and_shows_one_in_full(ctx, admin, captu
         await until(pilot, lambda: isinstance(app.screen, CapturedMessageScreen), what="the message")
         message = app.screen
         headers = message.query_one("#message-headers", Static)
-        await until(pilot, lambda: "Message-ID" in text_of(headers), what="the headers")
-        text = text_of(headers)
+        await until(pilot, lambda: "Message-ID" in static_text(headers), what="the headers")
+        text = static_text(headers)
         for expected in ("Date", "From", "office@commstui.example", "Cc", "cc@example.org",
                          "Second [bold]notice[/bold]", "audit@example.org"):
             assert expected in text
         assert "Bcc" not in text  # only the envelope shows the Bcc recipient
-        body = text_of(message.query_one("#message-body", Static))
+        body = static_text(message.query_one("#message-body", Static))
         assert body.strip().splitlines() == ["Line one [red]literal[/red]", "Line two"]
-        assert "text/plain" in text_of(message.query_one("#message-parts", Static))
+        assert "text/plain" in static_text(message.query_one("#message-parts", Static))
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen, what="back to the list")
 
@@ -99,11 +76,11 @@ async def test_outbox_picks_up_new_mail_by_itself(ctx, admin, capture, mail_serv
         screen = app.screen
         table = screen.query_one("#outbox-table", DataTable)
         empty = screen.query_one("#outbox-empty", Static)
-        await until(pilot, lambda: "Nothing received yet" in text_of(empty), what="the empty notice")
+        await until(pilot, lambda: "Nothing received yet" in static_text(empty), what="the empty notice")
         await send(ctx, admin, "Arrives while watching", "Hi")
         await until(pilot, lambda: table.row_count == 1, timeout=6, what="the refresh")
         assert cells(table, 0)[3] == "Arrives while watching"
-        assert "1 message received" in text_of(empty)
+        assert "1 message received" in static_text(empty)
 
 
 async def test_commsapp_opens_the_outbox_in_demo_mode(ctx, admin, capture, mail_server):

@@ -145,3 +145,19 @@ def test_add_user_validates(ctx, username, password, roles, field):
 
 def test_user_exists(ctx, ann):
     assert auth.user_exists(ctx, "ann") and not auth.user_exists(ctx, "nobody")
+
+
+def test_an_unknown_user_is_refused_no_faster_than_a_wrong_password(ctx, ann):
+    import time
+
+    def refusal_time(username: str) -> float:
+        start = time.perf_counter()
+        with pytest.raises(LoginFailed):
+            auth.login(ctx, username, "definitely-wrong")
+        return time.perf_counter() - start
+
+    refusal_time("nobody-here")  # the throwaway hash is made on first use
+    unknown = min(refusal_time("nobody-here") for _ in range(3))
+    wrong = min(refusal_time("ann") for _ in range(3))
+    # both pay for one argon2 verification; without it an unknown name answers ~100x faster
+    assert unknown > wrong * 0.5, (unknown, wrong)

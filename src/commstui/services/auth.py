@@ -14,6 +14,19 @@ from .context import Context, require
 from .errors import LoginFailed, ValidationError
 
 _hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+def _spend_a_verify(password: str) -> None:
+    """Check the password against a throwaway hash so an unknown username takes as
+    long to refuse as a wrong password (no telling which usernames exist by timing)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a real password")
+    try:
+        _hasher.verify(_dummy_hash, password)
+    except VerificationError:
+        pass
 
 
 def hash_password(password: str) -> str:
@@ -36,6 +49,7 @@ def login(ctx: Context, username: str, password: str) -> User:
     def attempt(con):
         record = users_store.login_record(con, username)
         if record is None:
+            _spend_a_verify(password)
             return None, wrong
         pw_hash, _failures, locked_until, active = record
         if not active:

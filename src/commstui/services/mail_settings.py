@@ -82,7 +82,7 @@ def save_server(ctx: Context, user: User, form: MailServerForm) -> MailServer:
         ref = password_ref or (existing.password_ref if existing else None)
         username = form.username.strip() or None
         mail_store.save(con, name=form.name, host=host, port=port, security=security,
-                        username=username, password_ref=ref if username else None,
+                        username=username, password_ref=ref,  # kept for when a username is added
                         from_addr=from_addr, active=form.active, verify_tls=form.verify_tls)
         return mail_store.get(con, form.name)
 

@@ -145,3 +145,19 @@ async def test_logging_out_returns_to_login_and_stops_the_dispatcher(ctx, admin,
         task = app._dispatch_task
         assert task is not None and not task.done()
     assert task.done()  # stopped cleanly on exit
+
+
+async def test_a_burst_of_keys_over_a_slow_link_lands_in_the_right_fields(ctx):
+    """A slow SSH link delivers "viewer<Tab>wrong" as one burst: every key is queued
+    before the first is handled, and Tab must still split them between the fields."""
+    from textual import events
+
+    app = CommsApp(ctx, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen) and app.focused is not None,
+                    what="the login form")
+        for key in [*"viewer", "tab", *"wrong"]:
+            app.post_message(events.Key(key, None if key == "tab" else key))
+        await until(pilot, lambda: app.screen.query_one("#password", Input).value == "wrong",
+                    what="the password field to get what followed Tab", timeout=5)
+        assert app.screen.query_one("#username", Input).value == "viewer"

@@ -74,6 +74,11 @@ class CommsApp(App[None]):
         Binding("ctrl+l", "logout", "Log out", tooltip="Log out and return to the login screen"),
         Binding("f9", "open_outbox", "Demo outbox", tooltip="What the demo's local mail server received"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Priority, so focus moves before the next keys are handed on: over a slow SSH
+        # link "name<Tab>password" arrives in one burst, and a non-priority Tab is only
+        # seen after the field has already taken the characters typed after it.
+        Binding("tab", "focus_next", "Next field", priority=True, show=False),
+        Binding("shift+tab", "focus_previous", "Previous field", priority=True, show=False),
     ]
 
     def __init__(self, ctx: Context, user: User | None = None, *, demo_outbox: Path | None = None,

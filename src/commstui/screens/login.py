@@ -27,7 +27,7 @@ class LoginScreen(Screen):
     AUTO_FOCUS = None  # focus is chosen in on_mount: the first empty field
 
     BINDINGS = [
-        Binding("tab", "app.focus_next", "Next field"),
+        Binding("tab", "app.focus_next", "Next field", priority=True),
     ]
 
     class LoggedIn(Message):

@@ -415,3 +415,46 @@ async def test_a_message_that_cannot_be_built_fails_alone_and_the_dispatcher_car
     assert bad.last_error
     assert lease(ctx, bad_id) == (None, None)
     assert row(ctx, good.id).status == "sent"
+
+
+# -- the attempt record ------------------------------------------------------------
+
+@pytest.mark.parametrize("server", [ScriptedHandler(
+    refuse={"gone@example.org": "550 5.1.1 mailbox gone"},
+    data_replies=["451 4.3.0 Mailbox temporarily unavailable"])], indirect=True)
+async def test_every_attempt_is_kept_with_its_time_dispatcher_and_reply(ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id, to=f"{TESS}, gone@example.org")
+    d = dispatcher(ctx, clock, owner="disp-A")
+    first_at = clock.now
+    await d.run_once()
+    clock.advance(seconds=60)
+    await d.run_once()
+
+    with ctx.db.connect() as con:
+        tries = messages_store.attempts(con, queued.id)
+    assert [(t[0], t[1], t[3]) for t in tries] == [(1, "disp-A", "temporary"), (2, "disp-A", "sent")]
+    assert tries[0][2] == first_at and tries[1][2] == first_at + timedelta(seconds=60)
+    assert "451 4.3.0" in tries[0][4]
+    assert tries[1][4].startswith("2.0.0")
+    assert tries[1][5] == ["gone@example.org: 550 5.1.1 mailbox gone"]
+
+
+def test_a_file_from_the_first_release_is_upgraded_and_keeps_its_messages(tmp_path, settings):
+    import duckdb
+
+    from commstui.services.context import Context
+    from commstui.store.db import migrations, schema_version
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(migrations()[0][2])  # the schema as release 1 made it
+    con.execute("insert into schema_migrations (version, name) values (1, '001_initial.sql')")
+    con.execute("insert into messages (message_id, to_addrs, created_by) values ('<m1@x>', ['a@b.c'], 'admin')")
+    con.close()
+
+    ctx = Context.open(path, settings)
+    with ctx.db.connect() as con:
+        assert schema_version(con) == migrations()[-1][0] >= 2
+        assert con.execute("select message_id from messages").fetchall() == [("<m1@x>",)]
+        assert messages_store.attempts(con, 1) == []
+    assert "002_message_attempts.sql" in ctx.db.applied_migrations

@@ -175,6 +175,8 @@ class Dispatcher:
         subject = message.subject or "(no subject)"
 
         def record(con):
+            messages_store.add_attempt(con, message.id, message.attempts, self.owner, now,
+                                       result.outcome.value, result.reply, result.refused)
             if result.outcome is Outcome.SENT:
                 reply = result.reply
                 if result.refused:

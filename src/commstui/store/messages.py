@@ -123,6 +123,22 @@ def release(con, owner: str) -> int:
     return len(rows)
 
 
+def add_attempt(con, id: int, attempt: int, dispatcher: str, finished_at: datetime, outcome: str,
+                reply: str | None, refused: dict[str, str]) -> None:
+    con.execute(
+        "insert into message_attempts (message_id, attempt, dispatcher, finished_at, outcome, reply, refused) "
+        "values (?, ?, ?, ?, ?, ?, ?)",
+        [id, attempt, dispatcher, finished_at, outcome, reply, [f"{k}: {v}" for k, v in refused.items()]],
+    )
+
+
+def attempts(con, id: int) -> list[tuple]:
+    """(attempt, dispatcher, finished_at, outcome, reply, refused) oldest first."""
+    return con.execute(
+        "select attempt, dispatcher, finished_at, outcome, reply, refused from message_attempts "
+        "where message_id = ? order by finished_at, id", [id]).fetchall()
+
+
 def next_due(con) -> datetime | None:
     return con.execute(
         "select min(due_at) from messages where channel = 'email' and status = 'queued'"

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import aiosmtplib
 
 from .. import secrets
 from ..config import Settings
@@ -26,7 +25,7 @@ from ..store import mail_servers as mail_store
 from ..store import messages as messages_store
 from ..store import notes as notes_store
 from ..store.db import Database, StoreError
-from .email import Outcome, SendResult, build_mime, deliver, envelope_recipients, smtp_client
+from .email import Outcome, SendResult, build_mime, deliver, envelope_recipients, hang_up, smtp_client
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +134,7 @@ class Dispatcher:
                 await asyncio.shield(asyncio.to_thread(self._record, message, result))
                 self._changed([message.id])
         finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()
+            await hang_up(client)
         return len(claim.messages)
 
     def _changed(self, ids: list[int]) -> None:

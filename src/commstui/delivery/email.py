@@ -107,6 +107,15 @@ async def deliver(client: aiosmtplib.SMTP, mime: EmailMessage, sender: str,
     return SendResult(Outcome.SENT, response, refused)
 
 
+async def hang_up(client: aiosmtplib.SMTP) -> None:
+    """QUIT politely if still connected; a server that already went away is just closed."""
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()
+
+
 async def send_one(server: MailServer, password: str | None, mime: EmailMessage, recipients: list[str],
                    timeout: float = 30.0) -> SendResult:
     """Connect, send, quit: for test emails and single sends."""
@@ -114,8 +123,4 @@ async def send_one(server: MailServer, password: str | None, mime: EmailMessage,
     try:
         return await deliver(client, mime, server.from_addr, recipients)
     finally:
-        if client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
+        await hang_up(client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -89,6 +90,11 @@ def save_server(ctx: Context, user: User, form: MailServerForm) -> MailServer:
     return ctx.db.run(save)
 
 
+def _active(ctx: Context) -> MailServer | None:
+    with ctx.db.connect() as con:
+        return mail_store.active(con)
+
+
 async def send_test_email(ctx: Context, user: User, to: str, server: MailServer | None = None) -> SendResult:
     """Send a test message now (not queued) and return what the server answered."""
     require(user, Permission.MAIL_SETTINGS)
@@ -96,8 +102,8 @@ async def send_test_email(ctx: Context, user: User, to: str, server: MailServer 
     if not recipients:
         raise ValidationError("To: enter an address to send the test email to.", "to")
     if server is None:
-        with ctx.db.connect() as con:
-            server = mail_store.active(con)
+        # a DuckDB read is blocking: keep it off the event loop this coroutine runs on
+        server = await asyncio.to_thread(_active, ctx)
     if server is None:
         raise NoMailServer("No active mail server is configured.")
     try:

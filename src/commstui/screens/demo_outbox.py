@@ -21,7 +21,8 @@ from textual.message import Message as TextualMessage
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..delivery.capture import CapturedMessage, read_outbox
+from ..services import demo
+from ..services.demo import CapturedMessage
 from ..widgets.format import clean, literal, local_time, plural
 from ..widgets.status_line import StatusLine
 
@@ -91,7 +92,7 @@ class DemoOutboxScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="outbox-read")
     def _read(self) -> None:
         try:
-            messages = read_outbox(self.outbox)
+            messages = demo.outbox(self.outbox)
         except ValueError:
             return  # caught an envelope file half-written: the next round reads it whole
         self.post_message(OutboxRead(messages))

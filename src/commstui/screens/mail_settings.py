@@ -16,12 +16,11 @@ from textual.message import Message as TextualMessage
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, Switch
 
-from ..delivery.email import Outcome, SendResult
 from ..domain import MailServer, Permission, Security
 from ..secrets import secrets_file
 from ..services import mail_settings
 from ..services.errors import ServiceError, ValidationError
-from ..services.mail_settings import MailServerForm
+from ..services.mail_settings import MailServerForm, Outcome, SendResult
 from ..widgets.status_line import StatusLine
 
 DEFAULT_PORTS = {Security.NONE: 25, Security.STARTTLS: 587, Security.TLS: 465}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
-from ..delivery.capture import LOOPBACK, CaptureServer, read_outbox
+from ..delivery.capture import LOOPBACK, CapturedMessage, CaptureServer, read_outbox
 from ..domain import User
 from . import auth, mail_settings, setup
 from .context import Context
@@ -62,3 +62,8 @@ def start_demo(directory: Path, settings: Settings | None = None) -> Demo:
         raise
     return Demo(directory=directory, ctx=ctx, capture=capture, admin=admin)
 
+
+def outbox(directory: Path) -> list[CapturedMessage]:
+    """What the demo's capture server received, newest first. No permission check:
+    it is the demo's own folder of .eml files, not the database."""
+    return read_outbox(directory)

@@ -9,7 +9,7 @@ import pytest
 
 from commstui.domain import Permission, Role
 from commstui.services import auth, customers
-from commstui.services.context import require
+from commstui.services.context import LOCAL_ADMIN, require
 from commstui.services.errors import LoginFailed, PermissionDenied, ValidationError
 
 PASSWORD = "Plaintext-Zebra-4711"
@@ -17,7 +17,7 @@ PASSWORD = "Plaintext-Zebra-4711"
 
 @pytest.fixture
 def ann(ctx):
-    auth.add_user(ctx, None, "ann", PASSWORD, [Role.CUSTOMER_VIEW], display_name="Ann Example")
+    auth.add_user(ctx, LOCAL_ADMIN, "ann", PASSWORD, [Role.CUSTOMER_VIEW], display_name="Ann Example")
     return "ann"
 
 
@@ -109,7 +109,7 @@ def test_the_password_is_kept_only_as_an_argon2_hash(ctx, ann):
 
 
 def test_two_users_with_the_same_password_get_different_hashes(ctx, ann):
-    auth.add_user(ctx, None, "bob", PASSWORD)
+    auth.add_user(ctx, LOCAL_ADMIN, "bob", PASSWORD)
     hashes = sql(ctx, "select password_hash from users where username in ('ann', 'bob')")
     assert len({h for (h,) in hashes}) == 2  # salted
 
@@ -139,7 +139,7 @@ def test_require_refuses_nobody():
 ])
 def test_add_user_validates(ctx, username, password, roles, field):
     with pytest.raises(ValidationError) as err:
-        auth.add_user(ctx, None, username, password, roles)
+        auth.add_user(ctx, LOCAL_ADMIN, username, password, roles)
     assert err.value.field == field
 
 

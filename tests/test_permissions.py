@@ -15,6 +15,7 @@ from commstui.services import auth, customers, email, mail_settings
 from commstui.services.customers import CustomerFilter
 from commstui.services.errors import PermissionDenied
 from commstui.services.mail_settings import MailServerForm
+from commstui.services.context import LOCAL_ADMIN
 
 ALLOWED, DENIED = "allowed", "denied"
 
@@ -98,7 +99,7 @@ def _footprint(ctx):
 @pytest.mark.parametrize("role", ROLES)
 async def test_each_role_may_do_exactly_what_the_table_says(ctx, capture, mail_server, olivia, role):
     kwargs, allowed = ROLES[role]
-    auth.add_user(ctx, None, f"perm-{role}", "long-enough-pw", **kwargs)
+    auth.add_user(ctx, LOCAL_ADMIN, f"perm-{role}", "long-enough-pw", **kwargs)
     user = auth.login(ctx, f"perm-{role}", "long-enough-pw")
     before = _footprint(ctx)
 
@@ -111,7 +112,7 @@ async def test_each_role_may_do_exactly_what_the_table_says(ctx, capture, mail_s
 
 
 async def test_a_deactivated_administrator_may_do_nothing(ctx, capture, mail_server, olivia):
-    auth.add_user(ctx, None, "perm-gone", "long-enough-pw", roles=["administrator"])
+    auth.add_user(ctx, LOCAL_ADMIN, "perm-gone", "long-enough-pw", roles=["administrator"])
     ctx.db.run(lambda con: con.execute("update users set active = false where username = 'perm-gone'"))
     gone = auth.get_user(ctx, "perm-gone")
 

@@ -10,6 +10,7 @@ from commstui.app import CommsApp, CommsCommands
 from commstui.screens.customers import CustomersScreen, NoCustomersAccessScreen
 from commstui.screens.login import LoginScreen
 from commstui.services import auth
+from commstui.services.context import LOCAL_ADMIN
 
 from conftest import PASSWORDS
 from tui_helpers import screen_text, text_of, until
@@ -85,7 +86,7 @@ async def test_five_wrong_passwords_lock_the_account(ctx):
 
 
 async def test_a_user_without_customer_access_gets_a_clear_screen(ctx):
-    auth.add_user(ctx, None, "newbie", "newbie-pass-1", roles=["templates"])
+    auth.add_user(ctx, LOCAL_ADMIN, "newbie", "newbie-pass-1", roles=["templates"])
     app = CommsApp(ctx, run_dispatcher=False)
     async with app.run_test(size=SIZE) as pilot:
         await log_in(pilot, "newbie", "newbie-pass-1")

@@ -23,7 +23,7 @@ import click
 
 from . import __version__
 from .config import Settings, config_dir, data_dir
-from .domain import ALL_ROLES, Message, MessageStatus, Role, Security, User
+from .domain import ALL_ROLES, LOCAL_ADMIN, Message, MessageStatus, Security
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -31,11 +31,6 @@ EXIT_BUSY = 3
 PASSWORD_ENV = "COMMSTUI_PASSWORD"
 DEBUG_ENV = "COMMSTUI_DEBUG"
 
-# The admin verbs (smtp, log, dispatch) act as the host's local administrator:
-# whoever can run commstui on the host can open the DuckDB file directly anyway,
-# so a login would protect nothing. This user is never stored and cannot log in.
-CLI_ADMIN = User(id=0, username="cli", display_name="command line",
-                 effective_roles=frozenset({Role.ADMINISTRATOR.value}))
 
 
 class Failure(Exception):
@@ -317,8 +312,7 @@ def user_add(db: Path | None, username: str, roles: tuple[str, ...], group_roles
         raise Failure("Invalid input", "give at least one --role or --group-role (e.g. --role administrator).")
     ctx = open_context(_resolve_db(db), create=True)
     password = _password(f"Password for {username}", confirm=True)
-    # None: the local administrator at the host's shell (see CLI_ADMIN)
-    auth.add_user(ctx, None, username, password, roles=roles, group_roles=group_roles,
+    auth.add_user(ctx, LOCAL_ADMIN, username, password, roles=roles, group_roles=group_roles,
                   display_name=display_name, email=email)
     granted = ", ".join([*roles, *(f"group {g}" for g in group_roles)])
     click.echo(f"Added user {username} ({granted}) to {ctx.db.path}.")
@@ -355,7 +349,7 @@ def smtp_set(db: Path | None, host: str, port: str, security: str, username: str
             raise Failure("Password needed", "--ask-password needs a terminal; use --password-env VAR instead.")
         password = click.prompt("Mail server password", hide_input=True)
     ctx = open_context(_resolve_db(db), create=True)
-    server = mail_settings.save_server(ctx, CLI_ADMIN, mail_settings.MailServerForm(
+    server = mail_settings.save_server(ctx, LOCAL_ADMIN, mail_settings.MailServerForm(
         host=host, port=port, security=security, from_addr=from_addr, username=username, password=password,
         password_env=password_env, active=not inactive, verify_tls=not no_verify_tls))
     state = "active" if server.active else "inactive"
@@ -374,7 +368,7 @@ def smtp_test(db: Path | None, to: str) -> None:
     from .services import mail_settings
 
     ctx = open_context(_resolve_db(db), create=False)
-    result = asyncio.run(mail_settings.send_test_email(ctx, CLI_ADMIN, to))
+    result = asyncio.run(mail_settings.send_test_email(ctx, LOCAL_ADMIN, to))
     if result.outcome is not Outcome.SENT:
         raise Failure("Test email failed", _one_line(result.reply))
     click.echo(f"Accepted by the mail server: {_one_line(result.reply)}")
@@ -440,7 +434,7 @@ def dispatch(db: Path | None, once: bool) -> None:
     from .services.errors import NoMailServer
 
     ctx = open_context(_resolve_db(db), create=False)
-    if mail_settings.active_server(ctx, CLI_ADMIN) is None:
+    if mail_settings.active_server(ctx, LOCAL_ADMIN) is None:
         advice = f"set one with `commstui smtp set ...{_db_arg(db)}`"
         if once:
             raise NoMailServer(f"No active mail server is configured: {advice}.")
@@ -492,7 +486,7 @@ def log_(db: Path | None, account: str | None, limit: int, as_json: bool) -> Non
     from .services import email as email_service
 
     ctx = open_context(_resolve_db(db), create=False)
-    messages = email_service.log(ctx, CLI_ADMIN, account_no=account, limit=limit)
+    messages = email_service.log(ctx, LOCAL_ADMIN, account_no=account, limit=limit)
     if as_json:
         click.echo(json.dumps([_as_json(m) for m in messages], ensure_ascii=False, indent=1))
         return

@@ -96,6 +96,13 @@ class User:
         return any(permission in ROLE_PERMISSIONS.get(r, ()) for r in self.effective_roles)
 
 
+# The host's local administrator. The CLI's administrative verbs act as this user:
+# whoever can run commstui on the host can open the DuckDB file directly anyway,
+# so a login would protect nothing. It is never stored and cannot log in.
+LOCAL_ADMIN = User(id=0, username="cli", display_name="command line",
+                   effective_roles=frozenset({Role.ADMINISTRATOR.value}))
+
+
 @dataclass(frozen=True)
 class Building:
     id: int

@@ -82,11 +82,10 @@ def get_user(ctx: Context, username: str) -> User:
         return users_store.get_by_username(con, username)
 
 
-def add_user(ctx: Context, actor: User | None, username: str, password: str, roles=(),
+def add_user(ctx: Context, actor: User, username: str, password: str, roles=(),
              display_name: str | None = None, group_roles=(), email: str | None = None) -> int:
-    """Create a user. actor None means the local operator of the CLI (shell access to the file)."""
-    if actor is not None:
-        require(actor, Permission.USERS_MANAGE)
+    """Create a user (administrators; the CLI acts as context.LOCAL_ADMIN)."""
+    require(actor, Permission.USERS_MANAGE)
     username = username.strip()
     if not username:
         raise ValidationError("A username is required.", "username")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Settings, get_settings
-from ..domain import Permission, User
+from ..domain import LOCAL_ADMIN, Permission, User  # noqa: F401  (LOCAL_ADMIN: for services' callers)
 from ..store.db import Database
 from .errors import PermissionDenied
 

@@ -194,3 +194,20 @@ def test_validation_happens_before_anything_is_queued(ctx, operator, mail_server
 def _sample_rows(ctx, user):
     from commstui.services.customers import CustomerFilter, search
     return search(ctx, user, CustomerFilter(), limit=1000).rows
+
+
+def test_review_names_every_bad_field_at_once_and_check_draft_raises_the_first():
+    from commstui.services.email import review_draft
+
+    bad = EmailDraft(to="bob@", cc="ok@example.com", bcc="x@@y", subject="two\nlines", body="")
+    review = review_draft(bad)
+    assert list(review.errors) == ["to", "bcc", "subject"]
+    assert "'bob@'" in review.errors["to"] and "'x@@y'" in review.errors["bcc"]
+    assert review.checked is None
+    assert "The body is empty." in review.warnings  # warnings still shown beside errors
+    with pytest.raises(ValidationError) as raised:
+        check_draft(bad)
+    assert raised.value.field == "to" and str(raised.value) == review.errors["to"]
+
+    empty_to = review_draft(EmailDraft(to="  ", subject="Hi", body="x"))
+    assert empty_to.errors == {"to": "To: at least one address is required."}

@@ -9,8 +9,6 @@ the customer's Emails tab follows it from there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,43 +25,9 @@ from ..services.email import EmailDraft
 from ..services.errors import NoMailServer, ServiceError, ValidationError
 from ..widgets.format import clean
 
-# check_draft judges the subject and body only once the addresses pass; a stand-in
-# address lets the form judge them on their own while an address is still wrong.
-STAND_IN_ADDRESS = "someone@example.com"
 ADDRESS_FIELDS = ("to", "cc", "bcc")
 FIELDS = (*ADDRESS_FIELDS, "subject")
 LABELS = {"to": "To", "cc": "Cc", "bcc": "Bcc", "subject": "Subject"}
-
-
-@dataclass
-class Judgement:
-    errors: dict[str, str] = field(default_factory=dict)  # field -> what is wrong, naming the bad part
-    warnings: list[str] = field(default_factory=list)
-    is_html: bool | None = None
-
-
-def judge(draft: EmailDraft) -> Judgement:
-    """Every field's problem at once (check_draft stops at the first)."""
-    verdict = Judgement()
-    for name in ADDRESS_FIELDS:
-        try:
-            found = email.parse_addresses(getattr(draft, name), name)
-        except ValidationError as exc:
-            verdict.errors[name] = str(exc)
-            continue
-        if name == "to" and not found:
-            try:
-                email.check_draft(EmailDraft(to=""))
-            except ValidationError as exc:  # "To: at least one address is required."
-                verdict.errors["to"] = str(exc)
-    try:
-        checked = email.check_draft(replace(draft, to=STAND_IN_ADDRESS, cc="", bcc=""))
-    except ValidationError as exc:
-        verdict.errors[exc.field or "subject"] = str(exc)
-    else:
-        verdict.warnings = checked.warnings
-        verdict.is_html = checked.is_html
-    return verdict
 
 
 class ServerChecked(TextualMessage):
@@ -181,9 +145,9 @@ class ComposeScreen(ModalScreen[Message | None]):
         return any(getattr(draft, n).strip() != getattr(self._initial, n).strip()
                    for n in (*FIELDS, "body"))
 
-    def _show_judgement(self, clear_only: str | None = None) -> Judgement:
+    def _show_judgement(self, clear_only: str | None = None) -> email.DraftReview:
         """Point at every bad field the operator has left (all of them after Send)."""
-        verdict = judge(self.draft())
+        verdict = email.review_draft(self.draft())
         for name in FIELDS:
             error = verdict.errors.get(name, "")
             shown = self.query_one(f"#{name}-error", Static)
@@ -198,7 +162,7 @@ class ComposeScreen(ModalScreen[Message | None]):
         warnings = self.query_one("#warnings", Static)
         warnings.update("\n".join(f"⚠ {w}" for w in verdict.warnings))
         warnings.display = bool(verdict.warnings)
-        if not self._html_chosen and verdict.is_html is not None:
+        if not self._html_chosen:
             checkbox = self.query_one("#html", Checkbox)
             with checkbox.prevent(Checkbox.Changed):
                 checkbox.value = verdict.is_html

@@ -73,18 +73,32 @@ class CheckedDraft:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_draft(draft: EmailDraft) -> CheckedDraft:
-    """Validate a draft: every address, a one-line subject. Warnings do not block."""
-    to = parse_addresses(draft.to, "to")
-    if not to:
-        raise ValidationError("To: at least one address is required.", "to")
-    cc = parse_addresses(draft.cc, "cc")
-    bcc = parse_addresses(draft.bcc, "bcc")
+@dataclass
+class DraftReview:
+    """Every problem of a draft at once, keyed by field (to, cc, bcc, subject), in form order."""
+
+    errors: dict[str, str]
+    warnings: list[str]
+    is_html: bool
+    checked: CheckedDraft | None  # None while there are errors
+
+
+def review_draft(draft: EmailDraft) -> DraftReview:
+    """Judge every field of a draft; a form shows all of it, check_draft raises the first error."""
+    errors: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
+    for name in ("to", "cc", "bcc"):
+        try:
+            found[name] = parse_addresses(getattr(draft, name), name)
+        except ValidationError as exc:
+            errors[name] = str(exc)
+        if name == "to" and "to" not in errors and not found["to"]:
+            errors["to"] = "To: at least one address is required."
     subject = draft.subject or ""
     if len(f"x{subject}x".splitlines()) > 1:  # \r, \n and every other line break Python's email knows
-        raise ValidationError("Subject: must be a single line (it contains a line break).", "subject")
-    if _CONTROL.search(subject):
-        raise ValidationError("Subject: contains control characters; please retype it.", "subject")
+        errors["subject"] = "Subject: must be a single line (it contains a line break)."
+    elif _CONTROL.search(subject):
+        errors["subject"] = "Subject: contains control characters; please retype it."
     subject = subject.strip()
     body = draft.body or ""
     is_html = draft.is_html if draft.is_html is not None else bool(_HTML_HINT.search(body))
@@ -93,7 +107,18 @@ def check_draft(draft: EmailDraft) -> CheckedDraft:
         warnings.append("The subject is empty: the email will go out with no subject.")
     if not body.strip():
         warnings.append("The body is empty.")
-    return CheckedDraft(to, cc, bcc, subject, body, is_html, warnings)
+    checked = None if errors else CheckedDraft(found["to"], found["cc"], found["bcc"], subject, body,
+                                                is_html, warnings)
+    return DraftReview(errors, warnings, is_html, checked)
+
+
+def check_draft(draft: EmailDraft) -> CheckedDraft:
+    """Validate a draft: every address, a one-line subject. Warnings do not block."""
+    review = review_draft(draft)
+    if review.checked is None:
+        field_name, message = next(iter(review.errors.items()))
+        raise ValidationError(message, field_name)
+    return review.checked
 
 
 def new_message_id(from_addr: str | None) -> str:

@@ -14,6 +14,7 @@ import pytest
 from textual.app import App
 from textual.widgets import Input, TextArea
 
+from commstui.app import CommsApp
 from commstui.screens.compose import ComposeScreen
 from commstui.screens.demo_outbox import DemoOutboxScreen
 from commstui.screens.mail_settings import MailSettingsScreen
@@ -34,6 +35,8 @@ def utc(monkeypatch):
 
 
 class Host(App):
+    show_error = CommsApp.show_error  # the one place errors are reported
+
     def __init__(self, ctx, user, screen, outbox: Path | None = None) -> None:
         super().__init__()
         self.ctx, self.user, self.dispatcher, self.demo_outbox = ctx, user, None, outbox

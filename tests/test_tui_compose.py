@@ -24,6 +24,8 @@ MALLORY = "A1000003"  # named "[bold]Mallory[/bold] Tables" on purpose
 
 class Host(App):
     """The least an app must offer ComposeScreen: ctx, user, dispatcher, the settings action."""
+    show_error = CommsApp.show_error  # the one place errors are reported
+
 
     def __init__(self, ctx, user, customer) -> None:
         super().__init__()

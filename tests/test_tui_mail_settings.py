@@ -21,6 +21,8 @@ PASSWORD = "Zq-unusual-Pa55word-71"
 
 
 class Host(App):
+    show_error = CommsApp.show_error  # the one place errors are reported
+
     def __init__(self, ctx, user) -> None:
         super().__init__()
         self.ctx, self.user, self.dispatcher, self.demo_outbox = ctx, user, None, None

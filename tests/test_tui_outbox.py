@@ -18,6 +18,8 @@ SIZE = (80, 24)
 
 
 class Host(App):
+    show_error = CommsApp.show_error  # the one place errors are reported
+
     def __init__(self, ctx, user, outbox: Path) -> None:
         super().__init__()
         self.ctx, self.user, self.dispatcher, self.demo_outbox = ctx, user, None, outbox

@@ -20,7 +20,9 @@ from .delivery.dispatcher import Dispatcher
 from .domain import Permission, User
 from .screens.customer_details import MessagesChanged
 from .screens.customers import CustomersScreen, NoCustomersAccessScreen
+from .screens.demo_outbox import DemoOutboxScreen
 from .screens.login import LoginScreen
+from .screens.mail_settings import MailSettingsScreen
 from .services.context import Context
 from .services.errors import ServiceError
 from .store.db import StoreError
@@ -219,20 +221,10 @@ class CommsApp(App[None]):
             self.notify("Mail server settings are for administrators.", title="Not allowed",
                         severity="warning")
             return
-        try:
-            from .screens.mail_settings import MailSettingsScreen
-        except ImportError:
-            self.notify("Mail settings are not available in this build.", severity="error")
-            return
         self.push_screen(MailSettingsScreen())
 
     def action_open_outbox(self) -> None:
         if self.demo_outbox is None:
             self.notify("The outbox exists only in `commstui demo`.", severity="warning")
-            return
-        try:
-            from .screens.demo_outbox import DemoOutboxScreen
-        except ImportError:
-            self.notify("The demo outbox is not available in this build.", severity="error")
             return
         self.push_screen(DemoOutboxScreen(self.demo_outbox))

@@ -273,9 +273,8 @@ class ComposeScreen(ModalScreen[Message | None]):
 
     @on(DraftQueued)
     def _queued(self, event: DraftQueued) -> None:
-        dispatcher = getattr(self.app, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.wake()
+        if self.app.dispatcher is not None:  # send now rather than at the next look
+            self.app.dispatcher.wake()
         to = ", ".join(event.message.to_addrs)
         self.app.notify(f"Queued for {to}. It is sent in the background; the Emails tab shows how it went.",
                         title="Email queued", markup=False)
@@ -311,11 +310,7 @@ class ComposeScreen(ModalScreen[Message | None]):
         if event.worker.group == "compose-send":
             self._sending_done()
             self._show_send_error(f"Not sent: {error}")
-        report = getattr(self.app, "show_error", None)
-        if report is not None:
-            report(error)
-        else:
-            self.notify(str(error), title=getattr(error, "title", "Error"), severity="error", markup=False)
+        self.app.show_error(error)
 
     def action_cancel(self) -> None:
         if not self.is_touched():

@@ -24,6 +24,7 @@ from ..services import customers
 from ..services.customers import CustomerAccount
 from ..widgets.format import DASH, clean, literal, local_time
 from ..widgets.status_line import StatusLine
+from .compose import ComposeScreen
 
 POLL_SECONDS = 1.0
 
@@ -265,19 +266,10 @@ class CustomerDetailsScreen(Screen):
             return
         if self.customer is None:
             return
-        try:
-            from .compose import ComposeScreen
-        except ImportError:
-            self.notify("Composing email is not available in this build.", title="Not available",
-                        severity="error")
-            return
         self.app.push_screen(ComposeScreen(self.customer), self._composed)
 
     def _composed(self, message: Message | None) -> None:
         if message is None:
             return
         self.action_show_tab("emails")
-        self._load()
-        dispatcher = getattr(self.app, "dispatcher", None)
-        if dispatcher is not None:
-            dispatcher.wake()
+        self._load()  # Compose has already woken the dispatcher

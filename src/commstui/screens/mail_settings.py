@@ -375,11 +375,7 @@ class MailSettingsScreen(Screen):
         self.busy = False
         if event.worker.group == "mail-settings-load" and isinstance(error, ServiceError):
             self._refuse(str(error))
-        report = getattr(self.app, "show_error", None)
-        if report is not None:
-            report(error)
-        else:
-            self.notify(str(error), title=getattr(error, "title", "Error"), severity="error", markup=False)
+        self.app.show_error(error)
 
     # -- buttons and leaving ---------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -222,9 +222,7 @@ class CustomersScreen(Screen):
     def _counted(self, message: CustomersCounted) -> None:
         if message.generation != self._generation:
             return
-        flt = self._filter or CustomerFilter()
-        narrowed = bool(flt.text.strip()) or any(v is not None for v in flt.as_kwargs().values())
-        if not narrowed:
+        if not (self._filter or CustomerFilter()).narrowed:
             text = plural(message.count, "customer")
         elif message.count:
             text = plural(message.count, "match", "matches")

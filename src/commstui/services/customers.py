@@ -18,6 +18,11 @@ class CustomerFilter:
     customer_type: str | None = None
     status: str | None = None
 
+    @property
+    def narrowed(self) -> bool:
+        """True when the search text or any filter limits the list."""
+        return bool(self.text.strip()) or any(v is not None for v in self.as_kwargs().values())
+
     def as_kwargs(self) -> dict:
         return dict(building_id=self.building_id, customer_type=self.customer_type, status=self.status)
 

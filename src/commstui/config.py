@@ -37,11 +37,13 @@ class Settings(BaseSettings):
     busy_timeout: float = 10.0
     """Seconds to keep retrying when another process holds the database file."""
 
-    dispatch_interval: float = 2.0
-    """Seconds a dispatcher waits between looks for due messages when idle."""
+    dispatch_interval: float = 5.0
+    """When idle, a dispatcher sleeps until the next message is due, but at most this
+    many seconds, to notice work queued by other processes (the TUI that queued it
+    wakes its own dispatcher at once)."""
 
-    dispatch_batch: int = 20
-    """How many due messages one dispatcher claims at a time."""
+    dispatch_batch: int = 200
+    """How many due messages one dispatcher claims at a time (fewer under a rate limit)."""
 
     lease_seconds: int = 300
     """How long a claim lasts before another dispatcher may take the message over."""
@@ -49,8 +51,13 @@ class Settings(BaseSettings):
     smtp_timeout: float = 30.0
     """Seconds to wait on the mail server before treating an attempt as failed-to-retry."""
 
-    max_attempts: int = 5
-    """Temporary (4xx, timeout) failures retried this many times before 'failed'."""
+    retry_backoff: list[int] = [60, 300, 900, 3600, 10800, 21600]
+    """Seconds before each retry after a temporary failure (4xx, timeout, dropped
+    connection); the last figure repeats. Retries stop at the office's retry lifetime."""
+
+    throttle_pause: float = 30.0
+    """Seconds a dispatcher stops claiming after a mail server said "slow down"
+    (421/454); doubles while it keeps saying so, up to 10 minutes."""
 
     login_max_failures: int = 5
     """Wrong passwords in a row before an account is locked."""

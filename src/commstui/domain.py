@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 
 
 class Permission(enum.StrEnum):
@@ -44,15 +44,42 @@ class MessageStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    HELD = "held"        # missed its time while no dispatcher ran; waits for an operator
+    MISSED = "missed"    # missed its time and skipped, by the missed-run policy
 
     @property
     def label(self) -> str:
         # "sent" only means the server took it; say so where operators read it.
-        return {"sent": "accepted by mail server"}.get(self.value, self.value)
+        return {"sent": "accepted by mail server", "held": "needs attention",
+                "missed": "missed (skipped)"}.get(self.value, self.value)
 
     @property
     def is_final(self) -> bool:
-        return self in (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED)
+        return self in (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED,
+                        MessageStatus.MISSED)
+
+
+class MissedPolicy(enum.StrEnum):
+    """What a dispatcher does with a message found more than the grace period past
+    its time (because no dispatcher was running then)."""
+
+    HOLD = "hold"     # hold it for an operator ("Needs attention") — the default
+    SEND = "send"     # send it late, however late
+    SKIP = "skip"     # do not send: mark it missed
+
+    @property
+    def label(self) -> str:
+        return {"hold": "hold it for an operator (Needs attention)",
+                "send": "send it late, however late",
+                "skip": "skip it and mark it missed"}[self.value]
+
+
+class Repeat(enum.StrEnum):
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"     # on the weekday of the chosen date
+    MONTHLY = "monthly"   # on the day of month of the chosen date
+    CRON = "cron"         # a raw cron expression, read in the office time zone
 
 
 class Channel(enum.StrEnum):
@@ -169,6 +196,22 @@ class Message:
     server_reply: str | None = None
     sent_at: datetime | None = None
     account_no: str | None = None
+    scheduled_at: datetime | None = None   # the time the operator chose; kept across retries
+    series_id: int | None = None           # set for an occurrence of a recurring series
+    series_rule: str | None = None         # the series' cron expression, for display
+    pending_rcpts: tuple[str, ...] | None = None  # None: the whole envelope is still to go
+
+    @property
+    def is_scheduled(self) -> bool:
+        """Queued for a time after it was written (the Emails tab says "scheduled")."""
+        return (self.status == MessageStatus.QUEUED and self.attempts == 0
+                and self.scheduled_at is not None and self.created_at is not None
+                and (self.scheduled_at - self.created_at).total_seconds() > 60)
+
+    @property
+    def can_change(self) -> bool:
+        """Still editable, reschedulable or cancellable (it has not started to go)."""
+        return self.status in (MessageStatus.QUEUED, MessageStatus.HELD) and self.attempts == 0
 
 
 @dataclass(frozen=True)
@@ -192,6 +235,8 @@ class MailServer:
     from_addr: str
     active: bool
     verify_tls: bool = True
+    concurrency: int = 4          # SMTP connections at once
+    rate_per_minute: int = 0      # messages per minute at most; 0 means no limit
 
 
 @dataclass
@@ -200,3 +245,82 @@ class Page:
 
     rows: list = field(default_factory=list)
     has_more: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleRequest:
+    """What the Schedule dialog (or `send --at/--cron`) asks for, in the office's zone."""
+
+    on: date
+    at: time
+    repeat: Repeat = Repeat.NONE
+    cron: str = ""          # only for Repeat.CRON
+
+
+@dataclass(frozen=True)
+class OfficeSettings:
+    """Settings every operator and dispatcher must agree on: kept in the database."""
+
+    timezone: str                      # IANA name, e.g. "Australia/Sydney"
+    missed_policy: MissedPolicy = MissedPolicy.HOLD
+    grace_minutes: int = 60            # up to this late, a message is simply sent
+    lifetime_hours: int = 48           # temporary failures are retried this long, then failed
+
+
+@dataclass(frozen=True)
+class Series:
+    id: int
+    customer_id: int | None
+    cron: str
+    timezone: str
+    active: bool
+    next_at: datetime | None
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt: int
+    dispatcher: str
+    finished_at: datetime
+    outcome: str                       # sent | temporary | permanent
+    reply: str | None
+    refused: tuple[str, ...] = ()      # "address: reply"
+
+
+@dataclass(frozen=True)
+class RecipientOutcome:
+    address: str
+    outcome: str          # accepted | refused | deferred | pending | failed
+    reply: str | None
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """Everything known about one message: who got it, who did not, and why."""
+
+    message: Message
+    attempts: tuple[Attempt, ...]
+    recipients: tuple[RecipientOutcome, ...]
+
+
+@dataclass(frozen=True)
+class DispatcherInfo:
+    owner: str
+    kind: str             # tui | service
+    started_at: datetime
+    seen_at: datetime
+
+
+@dataclass(frozen=True)
+class DispatcherStatus:
+    paused: bool
+    paused_by: str | None
+    queued: int           # waiting, due now or later (retries included)
+    due_next_hour: int
+    retrying: int         # queued after a temporary failure
+    failing: int          # failed in the last 24 hours
+    needs_attention: int  # held
+    next_due: datetime | None
+    dispatchers: tuple[DispatcherInfo, ...] = ()   # seen in the last few minutes

@@ -4,6 +4,13 @@ One runs inside every TUI and one can run headless (`commstui dispatch`). The
 claim is a single UPDATE so two dispatchers never take the same row; a crashed
 dispatcher's lease runs out and its rows are taken again, keeping their
 Message-ID (at-least-once, de-duplicable by the receiver).
+
+Shape (after procrastinate's worker): a feeder claims batches into a queue, one
+worker per SMTP connection sends (connections are reused), and a recorder writes
+outcomes in batches. All database work runs on one thread of its own, so sending
+never waits for the file and the file is held only for short transactions.
+Before each claim, the same transaction applies the missed-run policy, queues the
+next occurrence of recurring series, and reads the office settings and the pause flag.
 """
 
 from __future__ import annotations
@@ -14,30 +21,43 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
+from functools import lru_cache, partial
 
 from .. import secrets
 from ..config import Settings
-from ..domain import MailServer, Message
+from ..domain import MailServer, Message, MessageStatus, MissedPolicy, OfficeSettings
 from ..store import mail_servers as mail_store
 from ..store import messages as messages_store
 from ..store import notes as notes_store
+from ..store import office as office_store
+from ..store import series as series_store
 from ..store.db import Database, StoreError
-from .email import Outcome, SendResult, build_mime, deliver, envelope_recipients, hang_up, smtp_client
+from . import schedules
+from .email import Outcome, SendResult, deliver, envelope_recipients, hang_up, new_message_id, render, smtp_client
 
 log = logging.getLogger(__name__)
 
-BACKOFF_SECONDS = (60, 300, 900, 3600)
+FLUSH_EVERY = 0.25        # seconds between outcome writes while sending
+FLUSH_AT = 200            # ...or as soon as this many outcomes wait
+HEARTBEAT_EVERY = 30.0    # seconds between "still here" rows in the dispatchers table
+THROTTLE_MAX = 600.0      # longest pause after repeated "slow down" replies
+SKIP_SCAN_LIMIT = 100_000  # bound on counting passed-over occurrences of a series
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=BACKOFF_SECONDS[min(max(attempts - 1, 0), len(BACKOFF_SECONDS) - 1)])
+@lru_cache(maxsize=1)
+def default_zone() -> str:
+    return schedules.system_zone_name()
+
+
+def retry_delay(attempts: int, backoff: list[int] | tuple[int, ...]) -> timedelta:
+    return timedelta(seconds=backoff[min(max(attempts - 1, 0), len(backoff) - 1)])
 
 
 @dataclass
@@ -46,22 +66,40 @@ class Claim:
     messages: list[Message]
     password: str | None = None
     error: str | None = None
+    paused_by: str | None = None
+    next_due: datetime | None = None
+    office: OfficeSettings | None = None
 
 
 class Dispatcher:
     def __init__(self, db: Database, settings: Settings, owner: str | None = None,
                  clock: Callable[[], datetime] = utcnow,
-                 on_change: Callable[[list[int]], None] | None = None) -> None:
+                 on_change: Callable[[list[int]], None] | None = None, kind: str = "tui") -> None:
         self.db = db
         self.settings = settings
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.kind = kind
         self.clock = clock
         self.on_change = on_change
+        self.started_at = clock()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
+        self._low = asyncio.Event()        # the send queue needs topping up
+        self._flush_now = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="dispatcher-db")
+        self._results: list[tuple[Message, SendResult, datetime]] = []
+        self._unsent: list[int] = []
+        self._last_heartbeat: datetime | None = None
+        self._next_slot = 0.0              # rate limit: loop time of the next allowed send
+        self._cap: int | None = None       # connections allowed after a "slow down"
+        self._throttled_until: datetime | None = None
+        self._throttle_pause = settings.throttle_pause
+        self._office: OfficeSettings | None = None
         self.sent = 0
         self.failed = 0
         self.last_error: str | None = None
+        self.paused_by: str | None = None
+        self.next_due: datetime | None = None
 
     # -- control -------------------------------------------------------------
     def wake(self) -> None:
@@ -69,15 +107,22 @@ class Dispatcher:
         self._wake.set()
 
     def stop(self) -> None:
+        """Finish the sends in flight, give back the rest of the claim, then return from run()."""
         self._stop.set()
         self._wake.set()
+        self._low.set()
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def throttled(self) -> bool:
+        return self._throttled_until is not None and self.clock() < self._throttled_until
+
     async def run(self) -> None:
-        """Until stop(): send what is due, then sleep until woken or the interval passes."""
+        """Until stop(): send what is due, then sleep until the next due time, a wake(),
+        or the re-check interval (work queued by other processes)."""
         try:
             while not self._stop.is_set():
                 # clear before looking, not after: a wake() or stop() that arrives while
@@ -93,110 +138,344 @@ class Dispatcher:
                 if handled:
                     continue
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_interval)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_seconds())
                 except TimeoutError:
                     pass
         finally:
-            await asyncio.shield(asyncio.to_thread(self._release))
+            await self._shutdown()
 
     async def run_once(self) -> int:
         """Send everything due now, then return how many messages were handled."""
         total = 0
-        while not self._stop.is_set():
-            handled = await self.run_batch()
-            if not handled:
-                break
-            total += handled
+        try:
+            while not self._stop.is_set():
+                handled = await self.run_batch()
+                if not handled:
+                    break
+                total += handled
+        finally:
+            await self._shutdown()
         return total
+
+    def _idle_seconds(self) -> float:
+        wait = self.settings.dispatch_interval
+        now = self.clock()
+        if self._throttled_until is not None and self._throttled_until > now:
+            return max(0.05, min(wait, (self._throttled_until - now).total_seconds()))
+        if self.next_due is not None and not self.paused_by:
+            wait = min(wait, (self.next_due - now).total_seconds())
+        return max(0.05, wait)
+
+    async def _db(self, fn):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _shutdown(self) -> None:
+        try:
+            await asyncio.shield(self._db(self._release_all))
+        except StoreError as exc:  # the lease will run out on its own
+            log.warning("dispatcher could not release its claims: %s", exc)
 
     # -- one round -----------------------------------------------------------
     async def run_batch(self) -> int:
-        claim = await asyncio.to_thread(self._claim)
+        """Claim what is due and send it (topping up while more is due); the number handled."""
+        if self.throttled:
+            return 0
+        claim = await self._db(partial(self._claim, None))
         self.last_error = claim.error
+        self.paused_by = claim.paused_by
+        self.next_due = claim.next_due
         if not claim.messages:
             return 0
+        return await self._send_batch(claim)
+
+    def _connections(self, server: MailServer) -> int:
+        wanted = max(1, server.concurrency)
+        return min(wanted, self._cap) if self._cap else wanted
+
+    def _batch_size(self, server: MailServer | None) -> int:
+        size = self.settings.dispatch_batch
+        if server is not None and server.rate_per_minute:
+            # a claim must be sent well within its lease
+            size = min(size, max(1, int(server.rate_per_minute * self.settings.lease_seconds / 120)))
+        return size
+
+    async def _send_batch(self, claim: Claim) -> int:
+        server = claim.server
+        queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        for message in claim.messages:
+            queue.put_nowait(message)
         self._changed([m.id for m in claim.messages])
-        client = smtp_client(claim.server, claim.password, self.settings.smtp_timeout)
+        handled = len(claim.messages)
+        throttles_before = self._throttled_until
+        refill_at = max(self._batch_size(server) // 2, self._connections(server))
+        workers = [asyncio.create_task(self._worker(i, server, claim.password, queue, refill_at))
+                   for i in range(self._connections(server))]
+        flusher = asyncio.create_task(self._flush_loop())
         try:
-            for message in claim.messages:
+            while not (self._stop.is_set() or self.throttled):
+                self._low.clear()
+                if queue.qsize() > refill_at:
+                    await self._low.wait()
+                    continue
+                more = await self._db(partial(self._claim, server))
+                self.paused_by = more.paused_by
+                if not more.messages:
+                    break
+                handled += len(more.messages)
+                self._changed([m.id for m in more.messages])
+                for message in more.messages:
+                    queue.put_nowait(message)
+            for _ in workers:
+                queue.put_nowait(None)
+            await asyncio.gather(*workers)
+        finally:
+            flusher.cancel()
+            # whatever happens to us, what was sent is written down
+            await asyncio.shield(self._flush())
+        if self._throttled_until == throttles_before and self._cap:
+            self._cap += 1  # a calm batch: open one more connection again
+            self._throttle_pause = self.settings.throttle_pause
+        return handled
+
+    async def _worker(self, index: int, server: MailServer, password: str | None,
+                      queue: asyncio.Queue, refill_at: int) -> None:
+        client = None
+        try:
+            while (message := await queue.get()) is not None:
+                if queue.qsize() <= refill_at:
+                    self._low.set()
+                if self._stop.is_set() or self.throttled or index >= self._connections(server):
+                    self._unsent.append(message.id)
+                    continue
+                await self._pace(server)
+                if client is None:
+                    client = smtp_client(server, password, self.settings.smtp_timeout)
                 try:
-                    mime = build_mime(message, claim.server.from_addr)
+                    data = render(message, server.from_addr)
                 except (ValueError, TypeError) as exc:
                     # this row can never become an email (e.g. a line break in a header):
                     # fail it alone, with the reason, and carry on with the others
                     result = SendResult(Outcome.PERMANENT, f"cannot build the email: {exc}")
                 else:
-                    result = await deliver(client, mime, claim.server.from_addr,
-                                           envelope_recipients(message))
+                    result = await deliver(client, data, server.from_addr, envelope_recipients(message))
                 if result.outcome is Outcome.TEMPORARY and client.is_connected:
                     client.close()  # start the next message on a fresh connection
-                # the outcome is written even if we are being cancelled meanwhile
-                await asyncio.shield(asyncio.to_thread(self._record, message, result))
-                self._changed([message.id])
+                self._results.append((message, result, self.clock()))
+                if result.throttled:
+                    self._throttle()
+                if len(self._results) >= FLUSH_AT:
+                    self._flush_now.set()
         finally:
-            await hang_up(client)
-        return len(claim.messages)
+            if client is not None:
+                await hang_up(client)
+
+    async def _pace(self, server: MailServer) -> None:
+        if not server.rate_per_minute:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 60.0 / server.rate_per_minute
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def _throttle(self) -> None:
+        """The server said "slow down": fewer connections, and no claims for a while."""
+        now = self.clock()
+        if self._throttled_until is None or self._throttled_until <= now:
+            self._throttled_until = now + timedelta(seconds=self._throttle_pause)
+            self._throttle_pause = min(self._throttle_pause * 2, THROTTLE_MAX)
+            self._cap = max(1, (self._cap or 8) // 2)
+            log.warning("mail server asked us to slow down: %d connection(s), pausing claims until %s",
+                        self._cap, self._throttled_until)
+        self._low.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._flush_now.wait(), timeout=FLUSH_EVERY)
+            except TimeoutError:
+                pass
+            self._flush_now.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        results, self._results = self._results, []
+        unsent, self._unsent = self._unsent, []
+        if not results and not unsent:
+            return
+        try:
+            await self._db(partial(self._record, results, unsent))
+        except StoreError as exc:
+            # keep them for the next flush; if we never manage, the lease runs out and
+            # another dispatcher resends (same Message-ID)
+            log.warning("dispatcher could not record outcomes yet: %s", exc)
+            self._results[:0] = results
+            self._unsent[:0] = unsent
+            return
+        self._changed([m.id for m, _, _ in results] + unsent)
 
     def _changed(self, ids: list[int]) -> None:
-        if self.on_change:
+        if self.on_change and ids:
             try:
                 self.on_change(ids)
             except Exception:  # a UI callback must never stop delivery
                 log.exception("on_change callback failed")
 
-    def _claim(self) -> Claim:
-        now = self.clock()
-        lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+    # -- database work (on the dispatcher's own thread) ----------------------
+    def _claim(self, same_server: MailServer | None) -> Claim:
+        """One transaction: office settings, heartbeat, missed runs, series, then the claim.
+        With same_server, this tops up a running batch and claims only if nothing changed."""
 
         def claim(con):
+            now = self.clock()
+            office, paused_by = office_store.settings(con, default_zone())
+            self._office = office
+            if self._last_heartbeat is None or (now - self._last_heartbeat).total_seconds() >= HEARTBEAT_EVERY:
+                office_store.heartbeat(con, self.owner, self.kind, self.started_at, now)
+                self._last_heartbeat = now
             server = mail_store.active(con)
-            if server is None:
-                return Claim(None, [])
+            if same_server is None:
+                self._queue_series(con, now, office, server)
+                self._apply_missed_policy(con, now, office)
+            if paused_by or server is None or (same_server is not None and server != same_server):
+                return Claim(server, [], paused_by=paused_by, next_due=messages_store.next_due(con),
+                             office=office)
             try:
                 # check the password before claiming: a dispatcher that cannot read it
                 # (another OS user's 0600 secrets file) must leave the work to one that can
                 # instead of burning the messages' attempts
                 password = secrets.resolve(server.password_ref)
             except secrets.SecretError as exc:
-                return Claim(server, [], error=str(exc))
-            return Claim(server, messages_store.claim(con, self.owner, now, lease_until,
-                                                      self.settings.dispatch_batch), password)
+                return Claim(server, [], error=str(exc), office=office)
+            lease_until = now + timedelta(seconds=self.settings.lease_seconds)
+            claimed = messages_store.claim(con, self.owner, now, lease_until, self._batch_size(server))
+            next_due = None if claimed else messages_store.next_due(con)
+            if same_server is not None:
+                messages_store.extend_lease(con, self.owner, lease_until)  # the batch still running
+            return Claim(server, claimed, password, paused_by=paused_by, next_due=next_due, office=office)
 
         return self.db.run(claim)
 
-    def _record(self, message: Message, result: SendResult) -> None:
-        now = self.clock()
-        recipients = ", ".join(envelope_recipients(message))
-        subject = message.subject or "(no subject)"
+    def _queue_series(self, con, now: datetime, office: OfficeSettings, server: MailServer | None) -> None:
+        """Each active series keeps exactly one occurrence queued. Occurrences passed over
+        while no dispatcher ran are counted, not queued in a burst: only the latest is queued
+        (and then meets the missed-run policy like any late message)."""
+        late_before = now - timedelta(minutes=office.grace_minutes)
+        for series in series_store.needing_occurrence(con):
+            at = series.next_at
+            skipped = 0
+            if at < late_before:
+                for n, later in enumerate(schedules.occurrences(series.cron, at, series.timezone)):
+                    if later > now or n >= SKIP_SCAN_LIMIT:
+                        break
+                    at, skipped = later, skipped + 1
+            customer_id, to, cc, bcc, subject, body, is_html, created_by = series_store.content(con, series.id)
+            messages_store.insert(
+                con, message_id=new_message_id(server.from_addr if server else None), customer_id=customer_id,
+                to_addrs=to, cc_addrs=cc, bcc_addrs=bcc, subject=subject, body=body, is_html=is_html,
+                created_by=created_by, due_at=at, series_id=series.id)
+            series_store.advance(con, series.id, schedules.next_after(series.cron, at, series.timezone), skipped)
+            if skipped and customer_id is not None:
+                notes_store.add(con, customer_id, "dispatcher",
+                                f"Recurring email '{subject or '(no subject)'}': {skipped} occurrence(s) "
+                                f"passed while no dispatcher was running and were not sent.")
+
+    def _apply_missed_policy(self, con, now: datetime, office: OfficeSettings) -> None:
+        if office.missed_policy is MissedPolicy.SEND:
+            return
+        late_before = now - timedelta(minutes=office.grace_minutes)
+        if office.missed_policy is MissedPolicy.HOLD:
+            status, why = MessageStatus.HELD, "Missed its time while no dispatcher was running; held for an operator. Was due "
+        else:
+            status, why = MessageStatus.MISSED, "Missed its time while no dispatcher was running; skipped. Was due "
+        for message in messages_store.apply_missed_policy(con, now, late_before, status.value, why):
+            if message.customer_id is not None:
+                action = "held for an operator (Needs attention)" if status is MessageStatus.HELD else "skipped"
+                notes_store.add(con, message.customer_id, "dispatcher",
+                                f"Email '{message.subject or '(no subject)'}' missed its time "
+                                f"({message.due_at:%Y-%m-%d %H:%M} UTC) and was {action}.")
+
+    def _record(self, results: list[tuple[Message, SendResult, datetime]], unsent: list[int]) -> None:
+        office = self._office or OfficeSettings(timezone="UTC")
+        lifetime = timedelta(hours=office.lifetime_hours)
+        backoff = self.settings.retry_backoff or [60]
 
         def record(con):
-            messages_store.add_attempt(con, message.id, message.attempts, self.owner, now,
-                                       result.outcome.value, result.reply, result.refused)
-            if result.outcome is Outcome.SENT:
-                reply = result.reply
-                if result.refused:
-                    reply += " | refused: " + "; ".join(f"{k}: {v}" for k, v in result.refused.items())
-                if messages_store.mark_sent(con, message.id, self.owner, reply, now):
-                    self.sent += 1
-                    if message.customer_id is not None:
-                        notes_store.add(con, message.customer_id, message.created_by,
-                                        f"Email '{subject}' sent to {recipients} by {message.created_by} "
-                                        f"(accepted by the mail server: {result.reply})")
-            elif result.outcome is Outcome.TEMPORARY and message.attempts < self.settings.max_attempts:
+            attempts, clean, notes, recipients = [], [], [], []
+            for message, result, finished in results:
+                attempts.append((message.id, message.attempts, self.owner, finished, result.outcome.value,
+                                 result.reply, [f"{k}: {v}" for k, v in result.refused.items()]))
+                sent_to = [a for a in envelope_recipients(message) if a not in result.refused]
+                subject = message.subject or "(no subject)"
+                if result.refused or (message.pending_rcpts is not None and result.outcome is Outcome.SENT):
+                    for address in envelope_recipients(message):
+                        reply = result.refused.get(address, result.reply)
+                        outcome = ("accepted" if address in sent_to and result.outcome is Outcome.SENT else
+                                   "deferred" if address in result.deferred else
+                                   "refused" if address in result.rejected else "pending")
+                        recipients.append((message.id, address, message.attempts, outcome, reply, finished))
+                if result.outcome is Outcome.SENT and not result.deferred:
+                    if not result.refused:
+                        clean.append((message, result, finished))
+                        continue
+                    # some refused for good, the rest accepted: sent, with who did not get it
+                    refused = "; ".join(f"{k}: {v}" for k, v in result.rejected.items())
+                    if messages_store.mark_sent(con, message.id, self.owner,
+                                                f"{result.reply} | refused: {refused}", finished):
+                        self.sent += 1
+                        notes.append((message, f"Email '{subject}' sent to {', '.join(sent_to)} by "
+                                      f"{message.created_by} (accepted by the mail server: {result.reply}); "
+                                      f"refused by the mail server: {refused}"))
+                    continue
+                if result.outcome is Outcome.SENT:
+                    # accepted for some; others deferred at RCPT (4xx): those stay owed
+                    notes.append((message, f"Email '{subject}' sent to {', '.join(sent_to)} by "
+                                  f"{message.created_by} (accepted by the mail server: {result.reply}); "
+                                  f"will retry {', '.join(result.deferred)}"))
+                if result.outcome is Outcome.PERMANENT:
+                    if messages_store.mark_failed(con, message.id, self.owner, result.reply,
+                                                  result.reply if result.refused else None):
+                        self.failed += 1
+                        notes.append((message, f"Email '{subject}' to {', '.join(envelope_recipients(message))} "
+                                      f"failed: {result.reply}"))
+                    continue
+                # temporary: the whole message (no refusals) or the deferred recipients
+                pending = list(result.deferred) if result.refused else None
+                deadline = (message.scheduled_at or message.created_at) + lifetime
+                if finished >= deadline:
+                    why = f"gave up after {office.lifetime_hours} h of retries: {result.reply}"
+                    if messages_store.mark_failed(con, message.id, self.owner, why):
+                        self.failed += 1
+                        owed = pending if pending is not None else envelope_recipients(message)
+                        notes.append((message, f"Email '{subject}' to {', '.join(owed)} failed: {why}"))
+                    continue
+                wait = retry_delay(message.attempts, backoff)
+                if result.throttled:
+                    wait = timedelta(seconds=self._throttle_pause)
                 messages_store.mark_retry(con, message.id, self.owner, result.reply,
-                                          now + retry_delay(message.attempts))
-            else:
-                if messages_store.mark_failed(con, message.id, self.owner, result.reply,
-                                              result.reply if result.outcome is Outcome.PERMANENT else None):
-                    self.failed += 1
-                    if message.customer_id is not None:
-                        notes_store.add(con, message.customer_id, message.created_by,
-                                        f"Email '{subject}' to {recipients} failed: {result.reply}")
+                                          min(finished + wait, deadline), pending)
+            if clean:
+                done = set(messages_store.mark_sent_many(
+                    con, self.owner, [(m.id, r.reply, at) for m, r, at in clean]))
+                self.sent += len(done)
+                notes.extend((m, f"Email '{m.subject or '(no subject)'}' sent to "
+                                 f"{', '.join(envelope_recipients(m))} by {m.created_by} "
+                                 f"(accepted by the mail server: {r.reply})")
+                             for m, r, _ in clean if m.id in done)
+            messages_store.add_attempts(con, attempts)
+            messages_store.add_recipient_outcomes(con, recipients)
+            notes_store.add_many(con, [(m.customer_id, m.created_by, text) for m, text in notes
+                                       if m.customer_id is not None])
+            if unsent:
+                messages_store.release(con, self.owner, unsent,
+                                       self._throttled_until if self.throttled else None)
 
         self.db.run(record)
 
-    def _release(self) -> None:
-        try:
-            self.db.run(lambda con: messages_store.release(con, self.owner))
-        except StoreError as exc:  # the lease will run out on its own
-            log.warning("dispatcher could not release its claims: %s", exc)
+    def _release_all(self) -> None:
+        def release(con):
+            messages_store.release(con, self.owner)
+            office_store.gone(con, self.owner)
+
+        self.db.run(release)

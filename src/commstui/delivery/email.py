@@ -10,10 +10,13 @@ from __future__ import annotations
 import enum
 import html
 import re
+import socket
 import ssl
 from dataclasses import dataclass, field
+from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, make_msgid
+from functools import lru_cache
 
 import aiosmtplib
 
@@ -26,11 +29,31 @@ class Outcome(enum.StrEnum):
     PERMANENT = "permanent"
 
 
+# "slow down" replies: 421 (service not available, closing), 454 (temporary failure,
+# e.g. TLS or auth unavailable) and 451 4.7.x rate-limit answers are deferrals, never failures
+THROTTLE_CODES = frozenset({421, 454})
+
+
 @dataclass
 class SendResult:
     outcome: Outcome
     reply: str
     refused: dict[str, str] = field(default_factory=dict)  # recipient -> server's words
+    code: int | None = None
+
+    @property
+    def throttled(self) -> bool:
+        return self.code in THROTTLE_CODES
+
+    @property
+    def deferred(self) -> dict[str, str]:
+        """Recipients refused with a 4xx at RCPT: owed another try."""
+        return {k: v for k, v in self.refused.items() if v[:1] == "4"}
+
+    @property
+    def rejected(self) -> dict[str, str]:
+        """Recipients refused for good (5xx at RCPT)."""
+        return {k: v for k, v in self.refused.items() if v[:1] != "4"}
 
 
 def _html_to_text(body: str) -> str:
@@ -42,7 +65,8 @@ def _html_to_text(body: str) -> str:
 def build_mime(message: Message, from_addr: str) -> EmailMessage:
     mime = EmailMessage()
     mime["Message-ID"] = message.message_id
-    mime["Date"] = format_datetime(message.created_at)
+    # the time it was scheduled for: the same on every resend, so duplicates are identical
+    mime["Date"] = format_datetime(message.scheduled_at or message.created_at)
     mime["From"] = from_addr
     mime["To"] = ", ".join(message.to_addrs)
     if message.cc_addrs:
@@ -57,12 +81,61 @@ def build_mime(message: Message, from_addr: str) -> EmailMessage:
     return mime
 
 
+def new_message_id(from_addr: str | None) -> str:
+    """Assigned once, when the row is written; every resend carries it."""
+    domain = from_addr.rpartition("@")[2] if from_addr and "@" in from_addr else socket.getfqdn() or "commstui.local"
+    return make_msgid(domain=domain)
+
+
 def envelope_recipients(message: Message) -> list[str]:
+    """Who this attempt is for: after a partial attempt, only those still owed it."""
+    if message.pending_rcpts is not None:
+        return list(message.pending_rcpts)
+    return all_recipients(message)
+
+
+def all_recipients(message: Message) -> list[str]:
     seen: list[str] = []
     for addr in (*message.to_addrs, *message.cc_addrs, *message.bcc_addrs):
         if addr not in seen:
             seen.append(addr)
     return seen
+
+
+# -- the dispatcher's fast path: the same bytes build_mime gives, with what repeats cached.
+# Building an EmailMessage costs ~1 ms; in a bulk run the body and most headers repeat.
+_SMTP = policy.SMTP
+
+
+@lru_cache(maxsize=4096)
+def _header(name: str, value: str) -> bytes:
+    if len(value.splitlines()) > 1:  # any line break, U+2028 and NEL included, as EmailMessage refuses
+        raise ValueError(f"line break in the {name} header")
+    return _SMTP.fold_binary(name, _SMTP.header_factory(name, value))
+
+
+@lru_cache(maxsize=64)
+def _content(body: str, is_html: bool) -> bytes:
+    """MIME-Version, Content-* headers, blank line and the encoded body."""
+    part = EmailMessage()
+    if is_html:
+        part.set_content(_html_to_text(body))
+        part.add_alternative(body, subtype="html")
+    else:
+        part.set_content(body or "\n")
+    return part.as_bytes(policy=_SMTP)
+
+
+def render(message: Message, from_addr: str) -> bytes:
+    """The message as it goes on the wire (same headers as build_mime)."""
+    head = [_header("Message-ID", message.message_id),
+            _header("Date", format_datetime(message.scheduled_at or message.created_at)),
+            _header("From", from_addr),
+            _header("To", ", ".join(message.to_addrs))]
+    if message.cc_addrs:
+        head.append(_header("Cc", ", ".join(message.cc_addrs)))
+    head.append(_header("Subject", message.subject))
+    return b"".join(head) + _content(message.body, message.is_html)
 
 
 def smtp_client(server: MailServer, password: str | None, timeout: float) -> aiosmtplib.SMTP:
@@ -83,28 +156,33 @@ def _reply(code: int, text: str) -> str:
     return f"{code} {text}".strip()
 
 
-async def deliver(client: aiosmtplib.SMTP, mime: EmailMessage, sender: str,
+async def deliver(client: aiosmtplib.SMTP, mime: EmailMessage | bytes, sender: str,
                   recipients: list[str]) -> SendResult:
     """One attempt over a connected (or connectable) client."""
     try:
         if not client.is_connected:
             await client.connect()
-        errors, response = await client.send_message(mime, sender=sender, recipients=recipients)
+        if isinstance(mime, bytes):
+            errors, response = await client.sendmail(sender, recipients, mime)
+        else:
+            errors, response = await client.send_message(mime, sender=sender, recipients=recipients)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refused = {r.recipient: _reply(r.code, r.message) for r in exc.recipients}
         temporary = any(400 <= r.code < 500 for r in exc.recipients)
+        codes = {r.code for r in exc.recipients}
         return SendResult(Outcome.TEMPORARY if temporary else Outcome.PERMANENT,
-                          "; ".join(f"{k}: {v}" for k, v in refused.items()), refused)
+                          "; ".join(f"{k}: {v}" for k, v in refused.items()), refused,
+                          code=next(iter(codes & THROTTLE_CODES), None))
     except aiosmtplib.SMTPResponseException as exc:
         outcome = Outcome.TEMPORARY if 400 <= exc.code < 500 else Outcome.PERMANENT
-        return SendResult(outcome, _reply(exc.code, exc.message))
+        return SendResult(outcome, _reply(exc.code, exc.message), code=exc.code)
     except (aiosmtplib.SMTPTimeoutError, TimeoutError) as exc:
         return SendResult(Outcome.TEMPORARY, f"timed out: {exc}")
     except (aiosmtplib.SMTPException, OSError) as exc:
         # connection refused / dropped, TLS trouble: try again later
         return SendResult(Outcome.TEMPORARY, f"{type(exc).__name__}: {exc}")
     refused = {addr: _reply(r.code, r.message) for addr, r in (errors or {}).items()}
-    return SendResult(Outcome.SENT, response, refused)
+    return SendResult(Outcome.SENT, response, refused, code=250)
 
 
 async def hang_up(client: aiosmtplib.SMTP) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import getaddresses, make_msgid
+from email.utils import getaddresses
 
 from email_validator import EmailNotValidError, validate_email
 
+from ..delivery.email import new_message_id
 from ..domain import Message, Permission, User
 from ..store import customers as customers_store
 from ..store import mail_servers as mail_store
@@ -119,11 +119,6 @@ def check_draft(draft: EmailDraft) -> CheckedDraft:
         field_name, message = next(iter(review.errors.items()))
         raise ValidationError(message, field_name)
     return review.checked
-
-
-def new_message_id(from_addr: str | None) -> str:
-    domain = from_addr.rpartition("@")[2] if from_addr and "@" in from_addr else socket.getfqdn() or "commstui.local"
-    return make_msgid(domain=domain)
 
 
 def mail_server_ready(ctx: Context, user: User) -> bool:

@@ -31,6 +31,8 @@ class MailServerForm:
     active: bool = True
     verify_tls: bool = True
     name: str = DEFAULT_NAME
+    concurrency: int | str = 4      # connections at once
+    rate_per_minute: int | str = 0  # messages per minute; 0 = no limit
 
 
 def active_server(ctx: Context, user: User) -> MailServer | None:
@@ -64,11 +66,29 @@ def _validate(form: MailServerForm) -> tuple[str, int, str, str]:
     return host, port, form.security, from_addr
 
 
+def _pacing(form: MailServerForm) -> tuple[int, int]:
+    try:
+        concurrency = int(str(form.concurrency).strip())
+    except ValueError:
+        raise ValidationError(f"Connections: {form.concurrency!r} is not a number.", "concurrency") from None
+    if not 1 <= concurrency <= 32:
+        raise ValidationError("Connections: between 1 and 32 at once.", "concurrency")
+    try:
+        rate = int(str(form.rate_per_minute).strip() or 0)
+    except ValueError:
+        raise ValidationError(f"Messages per minute: {form.rate_per_minute!r} is not a number.",
+                              "rate_per_minute") from None
+    if rate < 0:
+        raise ValidationError("Messages per minute: 0 (no limit) or more.", "rate_per_minute")
+    return concurrency, rate
+
+
 def save_server(ctx: Context, user: User, form: MailServerForm) -> MailServer:
     """Save settings. A typed password goes to the secrets file, an env var name is kept as env:NAME;
     leaving both empty keeps whatever reference was there."""
     require(user, Permission.MAIL_SETTINGS)
     host, port, security, from_addr = _validate(form)
+    concurrency, rate = _pacing(form)
     password_ref = None
     if form.password_env.strip():
         name = form.password_env.strip()
@@ -84,7 +104,8 @@ def save_server(ctx: Context, user: User, form: MailServerForm) -> MailServer:
         username = form.username.strip() or None
         mail_store.save(con, name=form.name, host=host, port=port, security=security,
                         username=username, password_ref=ref,  # kept for when a username is added
-                        from_addr=from_addr, active=form.active, verify_tls=form.verify_tls)
+                        from_addr=from_addr, active=form.active, verify_tls=form.verify_tls,
+                        concurrency=concurrency, rate_per_minute=rate)
         return mail_store.get(con, form.name)
 
     return ctx.db.run(save)

@@ -8,31 +8,95 @@ from datetime import datetime
 from ..domain import Message, MessageStatus
 from .db import NotFound
 
-_COLS = (
+_BASE = (
     "m.id, m.message_id, m.customer_id, m.channel, m.to_addrs, m.cc_addrs, m.bcc_addrs, m.subject, "
     "m.body, m.is_html, m.status, m.due_at, m.attempts, m.created_by, m.created_at, m.last_error, "
-    "m.server_reply, m.sent_at, c.account_no"
+    "m.server_reply, m.sent_at"
 )
-_FROM = " from messages m left join customers c on c.id = m.customer_id "
+_COLS = _BASE + ", c.account_no, m.scheduled_at, m.series_id, s.cron, m.pending_rcpts"
+_FROM = (" from messages m left join customers c on c.id = m.customer_id "
+         "left join series s on s.id = m.series_id ")
+# what a dispatcher needs: no joins (a claim must stay cheap on a big file)
+_SEND_COLS = _BASE + ", null, m.scheduled_at, m.series_id, null, m.pending_rcpts"
 
 
 def _message(row) -> Message:
     row = list(row)
     for i in (4, 5, 6):
         row[i] = tuple(row[i] or ())
+    if row[22] is not None:
+        row[22] = tuple(row[22])
     return Message(*row)
 
 
 def insert(con, *, message_id: str, customer_id: int | None, to_addrs, cc_addrs=(), bcc_addrs=(),
            subject: str = "", body: str = "", is_html: bool = False, created_by: str,
-           due_at: datetime | None = None, channel: str = "email") -> int:
+           due_at: datetime | None = None, channel: str = "email", series_id: int | None = None) -> int:
     return con.execute(
         "insert into messages (message_id, customer_id, channel, to_addrs, cc_addrs, bcc_addrs, subject, "
-        "body, is_html, created_by, due_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "coalesce(?, current_timestamp)) returning id",
+        "body, is_html, created_by, due_at, scheduled_at, series_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "coalesce(?, current_timestamp), coalesce(?, current_timestamp), ?) returning id",
         [message_id, customer_id, channel, list(to_addrs), list(cc_addrs), list(bcc_addrs), subject,
-         body, is_html, created_by, due_at],
+         body, is_html, created_by, due_at, due_at, series_id],
     ).fetchone()[0]
+
+
+def update_content(con, id: int, *, to_addrs, cc_addrs, bcc_addrs, subject: str, body: str,
+                   is_html: bool) -> bool:
+    """Change a message that has not started to go; False if it has (or is gone)."""
+    row = con.execute(
+        "update messages set to_addrs = ?, cc_addrs = ?, bcc_addrs = ?, subject = ?, body = ?, is_html = ? "
+        "where id = ? and status in ('queued', 'held') and attempts = 0 returning id",
+        [list(to_addrs), list(cc_addrs), list(bcc_addrs), subject, body, is_html, id]).fetchone()
+    return row is not None
+
+
+def move(con, id: int, due_at: datetime) -> bool:
+    """Reschedule a message that has not started to go (a held one goes back to queued)."""
+    row = con.execute(
+        "update messages set due_at = ?, scheduled_at = ?, status = 'queued', last_error = null "
+        "where id = ? and status in ('queued', 'held') and attempts = 0 returning id",
+        [due_at, due_at, id]).fetchone()
+    return row is not None
+
+
+def cancel(con, id: int, note: str) -> bool:
+    row = con.execute(
+        "update messages set status = 'cancelled', last_error = ? "
+        "where id = ? and status in ('queued', 'held') and attempts = 0 returning id", [note, id]).fetchone()
+    return row is not None
+
+
+def cancel_series(con, series_id: int, note: str) -> list[int]:
+    rows = con.execute(
+        "update messages set status = 'cancelled', last_error = ? "
+        "where series_id = ? and status in ('queued', 'held') and attempts = 0 returning id",
+        [note, series_id]).fetchall()
+    return [r[0] for r in rows]
+
+
+def release_held(con, id: int, now: datetime) -> bool:
+    """Send a held message now: due now, and its scheduled time moved so the policy passes it."""
+    row = con.execute(
+        "update messages set status = 'queued', due_at = ?, scheduled_at = ?, last_error = null "
+        "where id = ? and status = 'held' returning id", [now, now, id]).fetchone()
+    return row is not None
+
+
+def held(con, limit: int = 500) -> list[Message]:
+    rows = con.execute(f"select {_COLS} {_FROM} where m.status = 'held' order by m.due_at, m.id limit ?",
+                       [limit]).fetchall()
+    return [_message(r) for r in rows]
+
+
+def apply_missed_policy(con, now: datetime, late_before: datetime, status: str, why: str) -> list[Message]:
+    """Never-tried queued messages due before `late_before` become `status` (held or missed)."""
+    rows = con.execute(
+        f"""update messages set status = ?, last_error = ? || strftime(due_at, '%Y-%m-%d %H:%M UTC')
+            where channel = 'email' and status = 'queued' and attempts = 0 and due_at < ?
+            returning {_SEND_COLS.replace('m.', '')}""",
+        [status, why, late_before]).fetchall()
+    return [_message(r) for r in rows]
 
 
 def get(con, id: int) -> Message:
@@ -62,8 +126,8 @@ def recent(con, limit: int = 200, account_no: str | None = None) -> list[Message
 
 def claim(con, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[Message]:
     """Take up to `limit` due emails (or ones whose sender's lease ran out) in one statement."""
-    ids = con.execute(
-        """
+    rows = con.execute(
+        f"""
         update messages set status = 'sending', lease_owner = ?, lease_expires_at = ?,
                attempts = attempts + 1
         where id in (
@@ -72,64 +136,91 @@ def claim(con, owner: str, now: datetime, lease_until: datetime, limit: int) -> 
               and ((status = 'queued' and due_at <= ?)
                    or (status = 'sending' and lease_expires_at < ?))
             order by due_at, id limit ?)
-        returning id
+        returning {_SEND_COLS.replace('m.', '')}
         """,
         [owner, lease_until, now, now, limit],
     ).fetchall()
-    if not ids:
+    return sorted((_message(r) for r in rows), key=lambda m: (m.due_at, m.id))
+
+
+def mark_sent_many(con, owner: str, rows: list[tuple[int, str, datetime]]) -> list[int]:
+    """(id, reply, sent_at) for messages accepted in full; returns the ids whose lease we still
+    held (a message whose lease was taken over is the new owner's to record)."""
+    if not rows:
         return []
-    rows = con.execute(
-        f"select {_COLS} {_FROM} where list_contains(?, m.id) order by m.due_at, m.id",
-        [[i for (i,) in ids]],
-    ).fetchall()
-    return [_message(r) for r in rows]
+    ids, replies, times = (list(col) for col in zip(*rows))
+    done = con.execute(
+        """update messages set status = 'sent', server_reply = v.reply, sent_at = v.sent_time, last_error = null,
+                  pending_rcpts = null, lease_owner = null, lease_expires_at = null
+           from (select unnest(?::bigint[]) as id, unnest(?::varchar[]) as reply,
+                        unnest(?::timestamptz[]) as sent_time) v
+           where messages.id = v.id and messages.lease_owner = ? returning messages.id""",
+        [ids, replies, times, owner]).fetchall()
+    return [r[0] for r in done]
 
 
 def mark_sent(con, id: int, owner: str, reply: str, sent_at: datetime) -> bool:
     """Record acceptance; False if our lease was lost to another dispatcher meanwhile."""
+    return bool(mark_sent_many(con, owner, [(id, reply, sent_at)]))
+
+
+def mark_retry(con, id: int, owner: str, error: str, retry_at: datetime,
+               pending_rcpts: list[str] | None = None, reply: str | None = None) -> bool:
+    """Back to queued for another attempt at retry_at; pending_rcpts narrows the envelope
+    to who is still owed it (after a partial attempt)."""
     row = con.execute(
-        "update messages set status = 'sent', server_reply = ?, sent_at = ?, last_error = null, "
+        "update messages set status = 'queued', last_error = ?, due_at = ?, "
+        "pending_rcpts = coalesce(?, pending_rcpts), server_reply = coalesce(?, server_reply), "
         "lease_owner = null, lease_expires_at = null where id = ? and lease_owner = ? returning id",
-        [reply, sent_at, id, owner],
+        [error, retry_at, pending_rcpts, reply, id, owner],
     ).fetchone()
     return row is not None
 
 
-def mark_retry(con, id: int, owner: str, error: str, retry_at: datetime) -> bool:
-    row = con.execute(
-        "update messages set status = 'queued', last_error = ?, due_at = ?, lease_owner = null, "
-        "lease_expires_at = null where id = ? and lease_owner = ? returning id",
-        [error, retry_at, id, owner],
-    ).fetchone()
-    return row is not None
-
-
-def mark_failed(con, id: int, owner: str, error: str, reply: str | None = None) -> bool:
+def mark_failed(con, id: int, owner: str, error: str, reply: str | None = None,
+                sent_at: datetime | None = None) -> bool:
     row = con.execute(
         "update messages set status = 'failed', last_error = ?, server_reply = coalesce(?, server_reply), "
-        "lease_owner = null, lease_expires_at = null where id = ? and lease_owner = ? returning id",
-        [error, reply, id, owner],
+        "sent_at = coalesce(?, sent_at), lease_owner = null, lease_expires_at = null "
+        "where id = ? and lease_owner = ? returning id",
+        [error, reply, sent_at, id, owner],
     ).fetchone()
     return row is not None
 
 
-def release(con, owner: str) -> int:
-    """Give back everything this owner holds (graceful shutdown)."""
+def release(con, owner: str, ids: list[int] | None = None, due_at: datetime | None = None) -> int:
+    """Give back claimed messages not attempted (graceful shutdown, a throttled batch):
+    the attempt they were claimed for did not happen."""
     rows = con.execute(
         "update messages set status = 'queued', lease_owner = null, lease_expires_at = null, "
-        "attempts = greatest(attempts - 1, 0) where status = 'sending' and lease_owner = ? returning id",
-        [owner],
+        "due_at = coalesce(?, due_at), attempts = greatest(attempts - 1, 0) "
+        "where status = 'sending' and lease_owner = ? and (? is null or list_contains(?, id)) returning id",
+        [due_at, owner, ids, ids],
     ).fetchall()
     return len(rows)
 
 
-def add_attempt(con, id: int, attempt: int, dispatcher: str, finished_at: datetime, outcome: str,
-                reply: str | None, refused: dict[str, str]) -> None:
+def extend_lease(con, owner: str, until: datetime) -> None:
+    con.execute("update messages set lease_expires_at = ? where status = 'sending' and lease_owner = ?",
+                [until, owner])
+
+
+def add_attempts(con, rows: list[tuple]) -> None:
+    """(message_id, attempt, dispatcher, finished_at, outcome, reply, refused[list]) rows, at once."""
+    if not rows:
+        return
+    cols = list(zip(*rows))
     con.execute(
         "insert into message_attempts (message_id, attempt, dispatcher, finished_at, outcome, reply, refused) "
-        "values (?, ?, ?, ?, ?, ?, ?)",
-        [id, attempt, dispatcher, finished_at, outcome, reply, [f"{k}: {v}" for k, v in refused.items()]],
-    )
+        "select unnest(?::bigint[]), unnest(?::integer[]), unnest(?::varchar[]), unnest(?::timestamptz[]), "
+        "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[][])",
+        [list(c) for c in cols])
+
+
+def add_attempt(con, id: int, attempt: int, dispatcher: str, finished_at: datetime, outcome: str,
+                reply: str | None, refused: dict[str, str]) -> None:
+    add_attempts(con, [(id, attempt, dispatcher, finished_at, outcome, reply,
+                        [f"{k}: {v}" for k, v in refused.items()])])
 
 
 def attempts(con, id: int) -> list[tuple]:
@@ -137,6 +228,40 @@ def attempts(con, id: int) -> list[tuple]:
     return con.execute(
         "select attempt, dispatcher, finished_at, outcome, reply, refused from message_attempts "
         "where message_id = ? order by finished_at, id", [id]).fetchall()
+
+
+def add_recipient_outcomes(con, rows: list[tuple]) -> None:
+    """(message_id, address, attempt, outcome, reply, at) rows."""
+    if not rows:
+        return
+    cols = list(zip(*rows))
+    con.execute(
+        "insert into recipient_outcomes (message_id, address, attempt, outcome, reply, recorded_at) "
+        "select unnest(?::bigint[]), unnest(?::varchar[]), unnest(?::integer[]), unnest(?::varchar[]), "
+        "unnest(?::varchar[]), unnest(?::timestamptz[])", [list(c) for c in cols])
+
+
+def recipient_outcomes(con, id: int) -> list[tuple]:
+    """(address, attempt, outcome, reply, at), oldest first."""
+    return con.execute(
+        "select address, attempt, outcome, reply, recorded_at from recipient_outcomes where message_id = ? "
+        "order by recorded_at, attempt", [id]).fetchall()
+
+
+def undelivered(con, since: datetime | None = None) -> list[tuple]:
+    """Who did not get what, and why: (message id, account no, address, outcome, reply) for every
+    recipient refused at RCPT, plus every recipient of a failed message."""
+    return con.execute(
+        """select r.message_id, c.account_no, r.address, r.outcome, r.reply
+           from recipient_outcomes r join messages m on m.id = r.message_id
+           left join customers c on c.id = m.customer_id
+           where r.outcome = 'refused' and (? is null or r.recorded_at >= ?)
+           union all
+           select m.id, c.account_no, unnest(coalesce(m.pending_rcpts,
+                  list_concat(m.to_addrs, m.cc_addrs, m.bcc_addrs))), 'failed', m.last_error
+           from messages m left join customers c on c.id = m.customer_id
+           where m.status = 'failed' and (? is null or m.created_at >= ?)
+           order by 1, 3""", [since, since, since, since]).fetchall()
 
 
 def next_due(con) -> datetime | None:
@@ -147,6 +272,19 @@ def next_due(con) -> datetime | None:
 
 def counts_by_status(con) -> dict[str, int]:
     return dict(con.execute("select status, count(*) from messages group by status").fetchall())
+
+
+def dispatch_counts(con, now: datetime, hour_later: datetime, day_ago: datetime) -> tuple:
+    """(queued, due within the hour, retrying, failed in the last day, held, next due) in one scan."""
+    return con.execute(
+        """select count(*) filter (where status in ('queued', 'sending')),
+                  count(*) filter (where status = 'queued' and due_at <= ?),
+                  count(*) filter (where status = 'queued' and attempts > 0),
+                  count(*) filter (where status = 'failed' and coalesce(sent_at, due_at) >= ?),
+                  count(*) filter (where status = 'held'),
+                  min(due_at) filter (where status = 'queued')
+           from messages where channel = 'email' and status in ('queued', 'sending', 'failed', 'held')""",
+        [hour_later, day_ago]).fetchone()
 
 
 FINAL = tuple(s.value for s in MessageStatus if s.is_final)

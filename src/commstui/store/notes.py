@@ -19,3 +19,12 @@ def for_customer(con, customer_id: int, limit: int = 200) -> list[Note]:
         [customer_id, limit],
     ).fetchall()
     return [Note(*r) for r in rows]
+
+
+def add_many(con, rows: list[tuple[int, str, str]]) -> None:
+    """(customer_id, author, text) rows in one statement (the dispatcher's batch of sends)."""
+    if not rows:
+        return
+    ids, authors, texts = (list(c) for c in zip(*rows))
+    con.execute("insert into notes (customer_id, author, text) "
+                "select unnest(?::bigint[]), unnest(?::varchar[]), unnest(?::varchar[])", [ids, authors, texts])

@@ -16,14 +16,15 @@ import signal
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import click
 
 from . import __version__
 from .config import Settings, config_dir, data_dir
-from .domain import ALL_ROLES, LOCAL_ADMIN, Message, MessageStatus, Security
+from .domain import ALL_ROLES, LOCAL_ADMIN, Message, MessageStatus, Repeat, ScheduleRequest, Security
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -277,16 +278,27 @@ def init(db: Path | None, sample: bool) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @db_option
-@click.option("--customers", "count", type=click.IntRange(min=1), required=True, metavar="N",
+@click.option("--customers", "count", type=click.IntRange(min=1), metavar="N",
               help="How many synthetic customers to add (accounts S00000001...).")
-def seed(db: Path | None, count: int) -> None:
-    """Add N synthetic customers for scale work (1,000,000 takes seconds)."""
+@click.option("--messages", type=click.IntRange(min=1), metavar="N",
+              help="How many synthetic emails to queue, due now, to customers with an email address.")
+def seed(db: Path | None, count: int | None, messages: int | None) -> None:
+    """Add N synthetic customers for scale work (1,000,000 takes seconds), and/or queue
+    N drill emails for delivery drills and benchmarks."""
     from .services import setup
 
+    if not count and not messages:
+        raise click.UsageError("Say what to seed: --customers N and/or --messages N.")
     ctx = open_context(_resolve_db(db), create=True)
-    started = time.perf_counter()
-    added = setup.seed_customers(ctx, count)
-    click.echo(f"Added {added:,} customers to {ctx.db.path} in {time.perf_counter() - started:.1f} s.")
+    if count:
+        started = time.perf_counter()
+        added = setup.seed_customers(ctx, count)
+        click.echo(f"Added {added:,} customers to {ctx.db.path} in {time.perf_counter() - started:.1f} s.")
+    if messages:
+        started = time.perf_counter()
+        queued = setup.seed_messages(ctx, messages)
+        click.echo(f"Queued {queued:,} drill emails in {ctx.db.path} in {time.perf_counter() - started:.1f} s; "
+                   "a dispatcher sends them.")
 
 
 @cli.group(context_settings=CONTEXT)
@@ -388,15 +400,21 @@ def smtp_test(db: Path | None, to: str) -> None:
 @click.option("--html/--text", "is_html", default=None,
               help="Send the body as HTML or as plain text [default: HTML if it looks like HTML].")
 @click.option("--at", "due_at", metavar="WHEN",
-              help="Send later: an ISO date and time with its zone, e.g. 2025-07-01T09:00+10:00.")
+              help="Send later: an ISO 8601 date and time, e.g. 2026-07-01T09:00 (office time zone) "
+                   "or 2026-07-01T09:00+10:00.")
+@click.option("--cron", metavar="EXPR",
+              help="Repeat by a cron rule read in the office time zone, e.g. '0 9 * * 1' (Mondays 09:00); "
+                   "the first send is the rule's first time at or after --at (default: now).")
 def send(db: Path | None, username: str, account: str, to: tuple[str, ...], cc: tuple[str, ...],
-         bcc: tuple[str, ...], subject: str, body: str, is_html: bool | None, due_at: str | None) -> None:
+         bcc: tuple[str, ...], subject: str, body: str, is_html: bool | None, due_at: str | None,
+         cron: str | None) -> None:
     """Queue an email to a customer and print its Message-ID.
 
     A running commstui (or `commstui dispatch`) sends it; `commstui log` shows the outcome.
     """
-    from .services import auth
+    from .services import auth, customers
     from .services import email as email_service
+    from .services import schedule
 
     when = None
     if due_at:
@@ -404,14 +422,32 @@ def send(db: Path | None, username: str, account: str, to: tuple[str, ...], cc: 
             when = datetime.fromisoformat(due_at)
         except ValueError:
             raise Failure("Invalid input", f"--at: {due_at!r} is not a date and time like "
-                                           "2025-07-01T09:00+10:00.") from None
+                                           "2026-07-01T09:00 or 2026-07-01T09:00+10:00.") from None
     if body == "-":
         body = sys.stdin.read()
     ctx = open_context(_resolve_db(db), create=False)
     sender = auth.login(ctx, username, _password(f"Password for {username}"))
     draft = email_service.EmailDraft(to=", ".join(to), cc=", ".join(cc), bcc=", ".join(bcc),
                                      subject=subject, body=body, is_html=is_html)
-    message = email_service.send_email_to_account(ctx, sender, account, draft, due_at=when)
+    if when is None and not cron:
+        message = email_service.send_email_to_account(ctx, sender, account, draft)
+    else:
+        zone = ZoneInfo(schedule.get_office_settings(ctx, sender).timezone)
+        local = (when or datetime.now(zone) + timedelta(minutes=1)).astimezone(zone) if (
+            when is None or when.tzinfo) else when.replace(tzinfo=zone)
+        request = ScheduleRequest(local.date(), local.time().replace(second=0, microsecond=0),
+                                  Repeat.CRON if cron else Repeat.NONE, cron or "")
+        customer = customers.get_by_account(ctx, sender, account)
+        if not draft.to.strip():
+            if not customer.email:
+                raise Failure("Invalid input", f"Customer {customer.account_no} has no email address; give --to.")
+            draft.to = customer.email
+        message = schedule.schedule_email(ctx, sender, customer.id, draft, request)
+        first = message.scheduled_at.astimezone(zone)
+        click.echo(f"Scheduled for {first:%a %d %b %Y %H:%M} {first.tzname()} ({zone.key}), "
+                   f"{schedule.until(message.scheduled_at)}"
+                   + (f"; repeats by cron '{message.series_rule}'" if message.series_rule else "") + ".",
+                   err=True)
     checked = email_service.check_draft(email_service.EmailDraft(
         to=", ".join(message.to_addrs), subject=message.subject, body=message.body))
     for warning in checked.warnings:
@@ -440,14 +476,18 @@ def dispatch(db: Path | None, once: bool) -> None:
             raise NoMailServer(f"No active mail server is configured: {advice}.")
         click.echo(f"Warning: no active mail server yet; nothing is sent until you {advice}.", err=True)
     if once:
-        dispatcher = Dispatcher(ctx.db, ctx.settings)
+        dispatcher = Dispatcher(ctx.db, ctx.settings, kind="service")
         handled = asyncio.run(dispatcher.run_once())
+        if dispatcher.paused_by:
+            click.echo(f"Dispatching is paused (by {dispatcher.paused_by}): nothing was sent. "
+                       f"`commstui dispatcher resume{_db_arg(db)}` lets it run again.", err=True)
         later = handled - dispatcher.sent - dispatcher.failed
         click.echo(f"Handled {handled}: {dispatcher.sent} sent (accepted by the mail server), "
                    f"{dispatcher.failed} failed, {later} to retry later.")
         return
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    click.echo(f"Dispatching from {ctx.db.path} (looks every {ctx.settings.dispatch_interval:g} s when idle); "
+    click.echo(f"Dispatching from {ctx.db.path} (when idle, sleeps until the next due email, looking for "
+               f"new work every {ctx.settings.dispatch_interval:g} s); "
                "Ctrl-C or SIGTERM stops.", err=True)
     dispatcher = asyncio.run(_dispatch_until_signalled(ctx))
     click.echo(f"Stopped: {dispatcher.sent} sent, {dispatcher.failed} failed.", err=True)
@@ -456,7 +496,7 @@ def dispatch(db: Path | None, once: bool) -> None:
 async def _dispatch_until_signalled(ctx):
     from .delivery.dispatcher import Dispatcher
 
-    dispatcher = Dispatcher(ctx.db, ctx.settings)
+    dispatcher = Dispatcher(ctx.db, ctx.settings, kind="service")
     task = asyncio.create_task(dispatcher.run())
 
     def on_signal() -> None:
@@ -518,7 +558,52 @@ def _as_json(m: Message) -> dict:
         "status": m.status, "status_label": MessageStatus(m.status).label, "is_html": m.is_html,
         "attempts": m.attempts, "created_by": m.created_by, "created_at": iso(m.created_at),
         "due_at": iso(m.due_at), "sent_at": iso(m.sent_at), "reply": m.server_reply, "last_error": m.last_error,
+        "scheduled_at": iso(m.scheduled_at), "series_rule": m.series_rule,
+        "pending_recipients": list(m.pending_rcpts) if m.pending_rcpts is not None else None,
     }
+
+
+@cli.group("dispatcher", context_settings=CONTEXT)
+def dispatcher_group() -> None:
+    """See, pause or resume dispatching for every dispatcher on this database."""
+
+
+@dispatcher_group.command("status", context_settings=CONTEXT)
+@db_option
+def dispatcher_status(db: Path | None) -> None:
+    """Running or paused, what is queued, due within the hour, retrying, failing, held."""
+    from .services import schedule
+
+    ctx = open_context(_resolve_db(db), create=False)
+    s = schedule.dispatcher_status(ctx, LOCAL_ADMIN)
+    click.echo(f"{'PAUSED by ' + s.paused_by if s.paused else 'running'}: {s.queued} queued, "
+               f"{s.due_next_hour} due within the hour, {s.retrying} retrying, {s.failing} failed in 24 h, "
+               f"{s.needs_attention} need attention"
+               + (f"; next due {s.next_due:%Y-%m-%d %H:%M} UTC" if s.next_due else ""))
+    for d in s.dispatchers:
+        click.echo(f"  {d.kind:8} {d.owner}  last seen {d.seen_at:%H:%M:%S} UTC")
+    if not s.dispatchers:
+        click.echo("  no dispatcher seen in the last 2 minutes: nothing is being sent")
+
+
+@dispatcher_group.command("pause", context_settings=CONTEXT)
+@db_option
+def dispatcher_pause(db: Path | None) -> None:
+    """Stop new claims everywhere; sends in flight finish."""
+    from .services import schedule
+
+    schedule.set_paused(open_context(_resolve_db(db), create=False), LOCAL_ADMIN, True)
+    click.echo("Dispatching paused: nothing new is claimed until `commstui dispatcher resume`.")
+
+
+@dispatcher_group.command("resume", context_settings=CONTEXT)
+@db_option
+def dispatcher_resume(db: Path | None) -> None:
+    """Let dispatchers claim and send again."""
+    from .services import schedule
+
+    schedule.set_paused(open_context(_resolve_db(db), create=False), LOCAL_ADMIN, False)
+    click.echo("Dispatching resumed.")
 
 
 # -- the entry point -------------------------------------------------------------------

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
+from datetime import UTC, datetime
 from importlib import resources
 
 from ..store import customers as customers_store
+from ..store import mail_servers as mail_store
 from ..store import users as users_store
 from ..store.customers import SEARCH_TEXT_SQL
 from ..store.db import migrate, schema_version
 from .auth import hash_password
 from .context import Context
+from .errors import ValidationError
 
 
 def init(ctx: Context, sample: bool = False) -> dict:
@@ -139,6 +143,46 @@ def seed_customers(ctx: Context, n: int, chunk: int = 250_000) -> int:
                 """,
                 [lo, lo + size, _FIRST, _LAST, _STREETS],
             )
+
+        ctx.db.run(insert)
+        done += size
+    return done
+
+
+def seed_messages(ctx: Context, n: int, chunk: int = 50_000, due_at: datetime | None = None,
+                  subject: str = "Drill message") -> int:
+    """Queue n synthetic emails, due now (or at due_at), to customers that have an email
+    address, one recipient each — for delivery drills and benchmarks."""
+    if n <= 0:
+        return 0
+    due = (due_at or datetime.now(UTC)).astimezone(UTC)
+
+    def domain(con):
+        server = mail_store.active(con)
+        count = con.execute("select count(*) from customers where email is not null").fetchone()[0]
+        if not count:
+            raise ValidationError("No customer has an email address to send drill messages to.", "customers")
+        return (server.from_addr.rpartition("@")[2] if server else "commstui.local"), count
+
+    host, _ = ctx.db.run(domain)
+    run = uuid.uuid4().hex[:8]
+    done = 0
+    while done < n:
+        size = min(chunk, n - done)
+
+        def insert(con, lo=done, size=size):
+            con.execute(
+                """
+                insert into messages (message_id, customer_id, to_addrs, subject, body, created_by, due_at,
+                                      scheduled_at)
+                select '<drill-' || ? || '-' || (i + ?) || '@' || ? || '>', c.id, [c.email],
+                       ? || ' ' || (i + ? + 1), 'This is a delivery drill from commstui. No action needed.' || chr(10),
+                       'seed', ?, ?
+                from range(?) r(i)
+                join (select id, email, row_number() over (order by id) - 1 as k
+                      from customers where email is not null) c
+                  on c.k = (i + ?) % (select count(*) from customers where email is not null)
+                """, [run, lo, host, subject, lo, due, due, size, lo])
 
         ctx.db.run(insert)
         done += size

@@ -18,9 +18,9 @@ def put(con, values: dict[str, str | None], by: str) -> None:
             con.execute("delete from office_settings where key = ?", [key])
         else:
             con.execute(
-                "insert into office_settings (key, value, updated_by) values (?, ?, ?) on conflict (key) "
-                "do update set value = excluded.value, updated_by = excluded.updated_by, "
-                "updated_at = current_timestamp", [key, value, by])
+                "insert into office_settings (key, value, updated_by, updated_at) values (?, ?, ?, now()) "
+                "on conflict (key) do update set value = excluded.value, updated_by = excluded.updated_by, "
+                "updated_at = excluded.updated_at", [key, value, by])
 
 
 def heartbeat(con, owner: str, kind: str, started_at: datetime, now: datetime) -> None:

@@ -238,9 +238,11 @@ SEND = ["--account", "A1000001", "--subject", "Hi", "--body", "Hello"]
     (["--user", "viewer", *SEND], "viewer-demo-1", 1, "Not allowed: viewer is not allowed to change or email"),
     (["--user", "operator", *SEND], None, 1, "Password needed: set COMMSTUI_PASSWORD"),
     (["--user", "operator", *SEND, "--at", "tomorrow"], "operator-demo-1", 1, "Invalid input: --at"),
-    (["--user", "operator", *SEND, "--at", "2099-01-01T09:00"], "operator-demo-1", 1, "time zone"),
+    (["--user", "operator", *SEND, "--at", "2020-01-01T09:00"], "operator-demo-1", 1, "in the past"),
+    (["--user", "operator", *SEND, "--at", "2099-01-01T09:00", "--cron", "0 9 * *"], "operator-demo-1", 1,
+     "five fields"),
 ], ids=["unknown account", "bad to", "bad cc", "CR/LF subject", "wrong password", "unknown user",
-        "role without customerEdit", "no password", "unreadable time", "time without zone"])
+        "role without customerEdit", "no password", "unreadable time", "time in the past", "bad cron"])
 def test_send_errors_are_one_line(ready_db, args, password, code, expected):
     line = one_line_error(run("send", *args, "--db", ready_db, password=password), code)
     assert expected in line
@@ -434,3 +436,35 @@ def test_the_readme_documents_every_setting():
         assert f"`COMMSTUI_{name.upper()}`" in readme and f"`{name}`" in readme, name
     assert "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest" in \
         (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text("utf-8")
+
+
+def test_a_recurring_send_from_the_cli_in_the_office_zone(ready_db):
+    sample_db = ready_db
+    result = ok(run("send", "--db", sample_db, "--user", "operator", "--account", "A1000004",
+                    "--subject", "Weekly reading", "--body", "Meter day", "--at", "2099-01-01T00:00+10:00",
+                    "--cron", "0 9 * * 1", password=PASSWORDS["operator"]))
+    assert "repeats by cron '0 9 * * 1'" in result.stderr
+    log = {m["message_id"]: m for m in json.loads(ok(run("log", "--json", "--db", sample_db)).stdout)}
+    first = log[result.stdout.strip()]
+    # 1 Jan 2099 is a Thursday: the rule's first Monday 09:00 (+10:00) is 5 Jan
+    assert first["series_rule"] == "0 9 * * 1" and first["scheduled_at"].startswith("2099-01-04T23:00:00")
+
+
+def test_seed_messages_then_dispatch_once_sends_them_all(sample_db, capture):
+    smtp_set(sample_db, capture.port)
+    assert "Queued 25 drill emails" in ok(run("seed", "--messages", "25", "--db", sample_db)).stdout
+    assert "Handled 25: 25 sent" in ok(run("dispatch", "--once", "--db", sample_db)).stdout
+    received = read_outbox(capture.outbox)
+    assert len(received) == 25 and len({r.message_id for r in received}) == 25
+
+
+def test_an_administrator_pauses_and_resumes_dispatching_from_the_cli(sample_db, capture):
+    smtp_set(sample_db, capture.port)
+    ok(run("seed", "--messages", "3", "--db", sample_db))
+    ok(run("dispatcher", "pause", "--db", sample_db))
+    assert ok(run("dispatcher", "status", "--db", sample_db)).stdout.startswith("PAUSED by cli: 3 queued")
+    paused = ok(run("dispatch", "--once", "--db", sample_db))
+    assert "Handled 0" in paused.stdout and "paused" in paused.stderr
+    assert read_outbox(capture.outbox) == []
+    ok(run("dispatcher", "resume", "--db", sample_db))
+    assert "Handled 3: 3 sent" in ok(run("dispatch", "--once", "--db", sample_db)).stdout

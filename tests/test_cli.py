@@ -440,14 +440,18 @@ def test_the_readme_documents_every_setting():
 
 def test_a_recurring_send_from_the_cli_in_the_office_zone(ready_db):
     sample_db = ready_db
+    shown = ok(run("office", "set", "--timezone", "Australia/Sydney", "--db", sample_db)).stdout
+    assert "time zone:      Australia/Sydney" in shown
+    assert "Unknown time zone" in one_line_error(run("office", "set", "--timezone", "Mars/Olympus",
+                                                     "--db", sample_db), 1)
     result = ok(run("send", "--db", sample_db, "--user", "operator", "--account", "A1000004",
                     "--subject", "Weekly reading", "--body", "Meter day", "--at", "2099-01-01T00:00+10:00",
                     "--cron", "0 9 * * 1", password=PASSWORDS["operator"]))
     assert "repeats by cron '0 9 * * 1'" in result.stderr
     log = {m["message_id"]: m for m in json.loads(ok(run("log", "--json", "--db", sample_db)).stdout)}
     first = log[result.stdout.strip()]
-    # 1 Jan 2099 is a Thursday: the rule's first Monday 09:00 (+10:00) is 5 Jan
-    assert first["series_rule"] == "0 9 * * 1" and first["scheduled_at"].startswith("2099-01-04T23:00:00")
+    # 1 Jan 2099 is a Thursday: the rule's first Monday 09:00 in Sydney (+11:00 in summer) is 5 Jan
+    assert first["series_rule"] == "0 9 * * 1" and first["scheduled_at"].startswith("2099-01-04T22:00:00")
 
 
 def test_seed_messages_then_dispatch_once_sends_them_all(sample_db, capture):

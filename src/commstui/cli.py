@@ -24,7 +24,7 @@ import click
 
 from . import __version__
 from .config import Settings, config_dir, data_dir
-from .domain import ALL_ROLES, LOCAL_ADMIN, Message, MessageStatus, Repeat, ScheduleRequest, Security
+from .domain import ALL_ROLES, LOCAL_ADMIN, Message, MessageStatus, MissedPolicy, Repeat, ScheduleRequest, Security
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -561,6 +561,47 @@ def _as_json(m: Message) -> dict:
         "scheduled_at": iso(m.scheduled_at), "series_rule": m.series_rule,
         "pending_recipients": list(m.pending_rcpts) if m.pending_rcpts is not None else None,
     }
+
+
+@cli.group("office", context_settings=CONTEXT)
+def office_group() -> None:
+    """Settings every operator and dispatcher share: time zone, missed runs, retry lifetime."""
+
+
+@office_group.command("show", context_settings=CONTEXT)
+@db_option
+def office_show(db: Path | None) -> None:
+    """Print the office settings."""
+    from .services import schedule
+
+    s = schedule.get_office_settings(open_context(_resolve_db(db), create=False), LOCAL_ADMIN)
+    click.echo(f"time zone:      {s.timezone}\nmissed runs:    up to {s.grace_minutes} min late: send; "
+               f"later: {s.missed_policy.label}\nretry lifetime: {s.lifetime_hours} h")
+
+
+@office_group.command("set", context_settings=CONTEXT)
+@db_option
+@click.option("--timezone", metavar="ZONE", help="IANA name, e.g. Australia/Sydney.")
+@click.option("--missed-policy", type=click.Choice([p.value for p in MissedPolicy]),
+              help="More than the grace late: hold for an operator, send anyway, or skip.")
+@click.option("--grace-minutes", type=click.IntRange(min=0), metavar="N", help="Up to this late, just send.")
+@click.option("--lifetime-hours", type=click.IntRange(min=1), metavar="N",
+              help="Retry temporary failures this long, then fail.")
+def office_set(db: Path | None, timezone: str | None, missed_policy: str | None, grace_minutes: int | None,
+               lifetime_hours: int | None) -> None:
+    """Change the office settings (what is not given stays)."""
+    from dataclasses import replace
+
+    from .services import schedule
+
+    ctx = open_context(_resolve_db(db), create=False)
+    current = schedule.get_office_settings(ctx, LOCAL_ADMIN)
+    changes = {k: v for k, v in dict(timezone=timezone, grace_minutes=grace_minutes,
+                                     lifetime_hours=lifetime_hours).items() if v is not None}
+    if missed_policy:
+        changes["missed_policy"] = MissedPolicy(missed_policy)
+    schedule.save_office_settings(ctx, LOCAL_ADMIN, replace(current, **changes))
+    office_show.callback(db)
 
 
 @cli.group("dispatcher", context_settings=CONTEXT)

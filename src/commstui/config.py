@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     busy_timeout: float = 10.0
     """Seconds to keep retrying when another process holds the database file."""
 
-    dispatch_interval: float = 5.0
+    dispatch_interval: float = 10.0
     """When idle, a dispatcher sleeps until the next message is due, but at most this
     many seconds, to notice work queued by other processes (the TUI that queued it
     wakes its own dispatcher at once)."""

@@ -35,6 +35,7 @@ from ..store import notes as notes_store
 from ..store import office as office_store
 from ..store import series as series_store
 from ..store.db import Database, StoreError
+from . import journal as journals
 from . import schedules
 from .email import Outcome, SendResult, deliver, envelope_recipients, hang_up, new_message_id, render, smtp_client
 
@@ -95,6 +96,9 @@ class Dispatcher:
         self._throttled_until: datetime | None = None
         self._throttle_pause = settings.throttle_pause
         self._office: OfficeSettings | None = None
+        self._journal: journals.Journal | None = None
+        self._flushed_segments: list = []   # journal segments whose outcomes await a commit
+        self._lease_renewed: datetime | None = None
         self.sent = 0
         self.failed = 0
         self.last_error: str | None = None
@@ -174,6 +178,10 @@ class Dispatcher:
             await asyncio.shield(self._db(self._release_all))
         except StoreError as exc:  # the lease will run out on its own
             log.warning("dispatcher could not release its claims: %s", exc)
+            return  # keep the journal: whoever comes next replays it
+        if self._journal is not None and not self._results and not self._flushed_segments:
+            self._journal.close()
+            self._journal = None
 
     # -- one round -----------------------------------------------------------
     async def run_batch(self) -> int:
@@ -201,6 +209,8 @@ class Dispatcher:
 
     async def _send_batch(self, claim: Claim) -> int:
         server = claim.server
+        if self._journal is None:
+            self._journal = journals.Journal(self.db.path, self.owner)
         queue: asyncio.Queue[Message | None] = asyncio.Queue()
         for message in claim.messages:
             queue.put_nowait(message)
@@ -260,7 +270,11 @@ class Dispatcher:
                     result = await deliver(client, data, server.from_addr, envelope_recipients(message))
                 if result.outcome is Outcome.TEMPORARY and client.is_connected:
                     client.close()  # start the next message on a fresh connection
-                self._results.append((message, result, self.clock()))
+                finished = self.clock()
+                self._results.append((message, result, finished))
+                self._journal.append({"id": message.id, "attempt": message.attempts, "outcome": result.outcome.value,
+                                      "reply": result.reply, "refused": result.refused, "code": result.code,
+                                      "at": finished.isoformat()})
                 if result.throttled:
                     self._throttle()
                 if len(self._results) >= FLUSH_AT:
@@ -300,19 +314,29 @@ class Dispatcher:
             await self._flush()
 
     async def _flush(self) -> None:
+        now = self.clock()
+        renew = (self._lease_renewed is None
+                 or (now - self._lease_renewed).total_seconds() > self.settings.lease_seconds / 3)
         results, self._results = self._results, []
         unsent, self._unsent = self._unsent, []
-        if not results and not unsent:
+        if not results and not unsent and not renew:
             return
+        if results and self._journal is not None:
+            self._flushed_segments.append(self._journal.rotate())
         try:
-            await self._db(partial(self._record, results, unsent))
+            await self._db(partial(self._record, results, unsent, renew))
         except StoreError as exc:
-            # keep them for the next flush; if we never manage, the lease runs out and
-            # another dispatcher resends (same Message-ID)
+            # keep them for the next flush (their journal segment stays until then); if we
+            # never manage, whoever comes next replays the journal
             log.warning("dispatcher could not record outcomes yet: %s", exc)
             self._results[:0] = results
             self._unsent[:0] = unsent
             return
+        if renew:
+            self._lease_renewed = now
+        for segment in self._flushed_segments:
+            segment.unlink(missing_ok=True)
+        self._flushed_segments.clear()
         self._changed([m.id for m, _, _ in results] + unsent)
 
     def _changed(self, ids: list[int]) -> None:
@@ -324,11 +348,15 @@ class Dispatcher:
 
     # -- database work (on the dispatcher's own thread) ----------------------
     def _claim(self, same_server: MailServer | None) -> Claim:
-        """One transaction: office settings, heartbeat, missed runs, series, then the claim.
-        With same_server, this tops up a running batch and claims only if nothing changed."""
+        """One transaction: dead dispatchers' journals, office settings, heartbeat, missed runs,
+        series, then the claim. With same_server, this tops up a running batch and claims only
+        if nothing changed."""
+        orphans = journals.orphans(self.db.path, self.owner) if same_server is None else []
 
         def claim(con):
             now = self.clock()
+            for orphan in orphans:
+                self._replay(con, orphan)
             office, paused_by = office_store.settings(con, default_zone())
             self._office = office
             if self._last_heartbeat is None or (now - self._last_heartbeat).total_seconds() >= HEARTBEAT_EVERY:
@@ -355,7 +383,33 @@ class Dispatcher:
                 messages_store.extend_lease(con, self.owner, lease_until)  # the batch still running
             return Claim(server, claimed, password, paused_by=paused_by, next_due=next_due, office=office)
 
-        return self.db.run(claim)
+        try:
+            result = self.db.run(claim)
+        except BaseException:
+            for orphan in orphans:
+                orphan.keep()
+            raise
+        for orphan in orphans:
+            orphan.remove()
+        return result
+
+    def _replay(self, con, orphan: journals.Orphan) -> None:
+        """Write down what a dead dispatcher sent but had not recorded yet, so nobody resends it."""
+        wanted = {(e["id"], e["attempt"]): e for e in orphan.entries}
+        if not wanted:
+            return
+        still = messages_store.in_flight(con, orphan.owner, [i for i, _ in wanted])
+        results = []
+        for message in still:
+            entry = wanted.get((message.id, message.attempts))
+            if entry is None:
+                continue
+            results.append((message, SendResult(Outcome(entry["outcome"]), entry["reply"], entry["refused"] or {},
+                                                entry.get("code")), datetime.fromisoformat(entry["at"])))
+        if results:
+            log.warning("recording %d outcome(s) of dispatcher %s, which stopped without writing them",
+                        len(results), orphan.owner)
+            self._write_outcomes(con, results, [], orphan.owner)
 
     def _queue_series(self, con, now: datetime, office: OfficeSettings, server: MailServer | None) -> None:
         """Each active series keeps exactly one occurrence queued. Occurrences passed over
@@ -396,82 +450,88 @@ class Dispatcher:
                                 f"Email '{message.subject or '(no subject)'}' missed its time "
                                 f"({message.due_at:%Y-%m-%d %H:%M} UTC) and was {action}.")
 
-    def _record(self, results: list[tuple[Message, SendResult, datetime]], unsent: list[int]) -> None:
+    def _record(self, results: list[tuple[Message, SendResult, datetime]], unsent: list[int],
+                renew: bool = False) -> None:
+        def record(con):
+            self._write_outcomes(con, results, unsent, self.owner)
+            if renew:
+                messages_store.extend_lease(con, self.owner,
+                                            self.clock() + timedelta(seconds=self.settings.lease_seconds))
+
+        self.db.run(record)
+
+    def _write_outcomes(self, con, results: list[tuple[Message, SendResult, datetime]], unsent: list[int],
+                        owner: str) -> None:
         office = self._office or OfficeSettings(timezone="UTC")
         lifetime = timedelta(hours=office.lifetime_hours)
         backoff = self.settings.retry_backoff or [60]
-
-        def record(con):
-            attempts, clean, notes, recipients = [], [], [], []
-            for message, result, finished in results:
-                attempts.append((message.id, message.attempts, self.owner, finished, result.outcome.value,
-                                 result.reply, [f"{k}: {v}" for k, v in result.refused.items()]))
-                sent_to = [a for a in envelope_recipients(message) if a not in result.refused]
-                subject = message.subject or "(no subject)"
-                if result.refused or (message.pending_rcpts is not None and result.outcome is Outcome.SENT):
-                    for address in envelope_recipients(message):
-                        reply = result.refused.get(address, result.reply)
-                        outcome = ("accepted" if address in sent_to and result.outcome is Outcome.SENT else
-                                   "deferred" if address in result.deferred else
-                                   "refused" if address in result.rejected else "pending")
-                        recipients.append((message.id, address, message.attempts, outcome, reply, finished))
-                if result.outcome is Outcome.SENT and not result.deferred:
-                    if not result.refused:
-                        clean.append((message, result, finished))
-                        continue
-                    # some refused for good, the rest accepted: sent, with who did not get it
-                    refused = "; ".join(f"{k}: {v}" for k, v in result.rejected.items())
-                    if messages_store.mark_sent(con, message.id, self.owner,
-                                                f"{result.reply} | refused: {refused}", finished):
-                        self.sent += 1
-                        notes.append((message, f"Email '{subject}' sent to {', '.join(sent_to)} by "
-                                      f"{message.created_by} (accepted by the mail server: {result.reply}); "
-                                      f"refused by the mail server: {refused}"))
+        attempts, clean, notes, recipients = [], [], [], []
+        for message, result, finished in results:
+            attempts.append((message.id, message.attempts, owner, finished, result.outcome.value,
+                             result.reply, [f"{k}: {v}" for k, v in result.refused.items()]))
+            sent_to = [a for a in envelope_recipients(message) if a not in result.refused]
+            subject = message.subject or "(no subject)"
+            if result.refused or (message.pending_rcpts is not None and result.outcome is Outcome.SENT):
+                for address in envelope_recipients(message):
+                    reply = result.refused.get(address, result.reply)
+                    outcome = ("accepted" if address in sent_to and result.outcome is Outcome.SENT else
+                               "deferred" if address in result.deferred else
+                               "refused" if address in result.rejected else "pending")
+                    recipients.append((message.id, address, message.attempts, outcome, reply, finished))
+            if result.outcome is Outcome.SENT and not result.deferred:
+                if not result.refused:
+                    clean.append((message, result, finished))
                     continue
-                if result.outcome is Outcome.SENT:
-                    # accepted for some; others deferred at RCPT (4xx): those stay owed
+                # some refused for good, the rest accepted: sent, with who did not get it
+                refused = "; ".join(f"{k}: {v}" for k, v in result.rejected.items())
+                if messages_store.mark_sent(con, message.id, owner,
+                                            f"{result.reply} | refused: {refused}", finished):
+                    self.sent += 1
                     notes.append((message, f"Email '{subject}' sent to {', '.join(sent_to)} by "
                                   f"{message.created_by} (accepted by the mail server: {result.reply}); "
-                                  f"will retry {', '.join(result.deferred)}"))
-                if result.outcome is Outcome.PERMANENT:
-                    if messages_store.mark_failed(con, message.id, self.owner, result.reply,
-                                                  result.reply if result.refused else None):
-                        self.failed += 1
-                        notes.append((message, f"Email '{subject}' to {', '.join(envelope_recipients(message))} "
-                                      f"failed: {result.reply}"))
-                    continue
-                # temporary: the whole message (no refusals) or the deferred recipients
-                pending = list(result.deferred) if result.refused else None
-                deadline = (message.scheduled_at or message.created_at) + lifetime
-                if finished >= deadline:
-                    why = f"gave up after {office.lifetime_hours} h of retries: {result.reply}"
-                    if messages_store.mark_failed(con, message.id, self.owner, why):
-                        self.failed += 1
-                        owed = pending if pending is not None else envelope_recipients(message)
-                        notes.append((message, f"Email '{subject}' to {', '.join(owed)} failed: {why}"))
-                    continue
-                wait = retry_delay(message.attempts, backoff)
-                if result.throttled:
-                    wait = timedelta(seconds=self._throttle_pause)
-                messages_store.mark_retry(con, message.id, self.owner, result.reply,
-                                          min(finished + wait, deadline), pending)
-            if clean:
-                done = set(messages_store.mark_sent_many(
-                    con, self.owner, [(m.id, r.reply, at) for m, r, at in clean]))
-                self.sent += len(done)
-                notes.extend((m, f"Email '{m.subject or '(no subject)'}' sent to "
-                                 f"{', '.join(envelope_recipients(m))} by {m.created_by} "
-                                 f"(accepted by the mail server: {r.reply})")
-                             for m, r, _ in clean if m.id in done)
-            messages_store.add_attempts(con, attempts)
-            messages_store.add_recipient_outcomes(con, recipients)
-            notes_store.add_many(con, [(m.customer_id, m.created_by, text) for m, text in notes
-                                       if m.customer_id is not None])
-            if unsent:
-                messages_store.release(con, self.owner, unsent,
-                                       self._throttled_until if self.throttled else None)
-
-        self.db.run(record)
+                                  f"refused by the mail server: {refused}"))
+                continue
+            if result.outcome is Outcome.SENT:
+                # accepted for some; others deferred at RCPT (4xx): those stay owed
+                notes.append((message, f"Email '{subject}' sent to {', '.join(sent_to)} by "
+                              f"{message.created_by} (accepted by the mail server: {result.reply}); "
+                              f"will retry {', '.join(result.deferred)}"))
+            if result.outcome is Outcome.PERMANENT:
+                if messages_store.mark_failed(con, message.id, owner, result.reply,
+                                              result.reply if result.refused else None):
+                    self.failed += 1
+                    notes.append((message, f"Email '{subject}' to {', '.join(envelope_recipients(message))} "
+                                  f"failed: {result.reply}"))
+                continue
+            # temporary: the whole message (no refusals) or the deferred recipients
+            pending = list(result.deferred) if result.refused else None
+            deadline = (message.scheduled_at or message.created_at) + lifetime
+            if finished >= deadline:
+                why = f"gave up after {office.lifetime_hours} h of retries: {result.reply}"
+                if messages_store.mark_failed(con, message.id, owner, why):
+                    self.failed += 1
+                    owed = pending if pending is not None else envelope_recipients(message)
+                    notes.append((message, f"Email '{subject}' to {', '.join(owed)} failed: {why}"))
+                continue
+            wait = retry_delay(message.attempts, backoff)
+            if result.throttled:
+                wait = timedelta(seconds=self._throttle_pause)
+            messages_store.mark_retry(con, message.id, owner, result.reply,
+                                      min(finished + wait, deadline), pending)
+        if clean:
+            done = set(messages_store.mark_sent_many(
+                con, owner, [(m.id, r.reply, at) for m, r, at in clean]))
+            self.sent += len(done)
+            notes.extend((m, f"Email '{m.subject or '(no subject)'}' sent to "
+                             f"{', '.join(envelope_recipients(m))} by {m.created_by} "
+                             f"(accepted by the mail server: {r.reply})")
+                         for m, r, _ in clean if m.id in done)
+        messages_store.add_attempts(con, attempts)
+        messages_store.add_recipient_outcomes(con, recipients)
+        notes_store.add_many(con, [(m.customer_id, m.created_by, text) for m, text in notes
+                                   if m.customer_id is not None])
+        if unsent:
+            messages_store.release(con, owner, unsent, self._throttled_until if self.throttled else None)
 
     def _release_all(self) -> None:
         def release(con):

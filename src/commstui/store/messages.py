@@ -288,3 +288,10 @@ def dispatch_counts(con, now: datetime, hour_later: datetime, day_ago: datetime)
 
 
 FINAL = tuple(s.value for s in MessageStatus if s.is_final)
+
+
+def in_flight(con, owner: str, ids: list[int]) -> list[Message]:
+    """Of these, the messages still being sent under owner's claim."""
+    rows = con.execute(f"select {_SEND_COLS} from messages m where m.status = 'sending' and m.lease_owner = ? "
+                       "and list_contains(?, m.id)", [owner, ids]).fetchall()
+    return [_message(r) for r in rows]

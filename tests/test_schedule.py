@@ -320,3 +320,44 @@ def test_dispatchers_are_seen_while_they_run(ctx, operator):
     status = schedule.dispatcher_status(ctx, operator)
     assert status.dispatchers == ()
     assert MessageStatus.HELD.label == "needs attention"
+
+
+# -- who did not get it ------------------------------------------------------------------------
+
+async def test_who_did_not_get_it_is_one_query_and_4xx_recipients_are_retried_alone(
+        ctx, admin, operator, office, customer_id):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from smtp_servers import ScriptedHandler, ScriptedServer
+    from commstui.services import mail_settings
+    from commstui.services.mail_settings import MailServerForm
+
+    handler = ScriptedHandler(refuse={"gone@example.org": "550 5.1.1 mailbox gone",
+                                      "busy@example.org": "452 4.2.2 mailbox full, try later"})
+    with ScriptedServer(handler) as server:
+        mail_settings.save_server(ctx, admin, MailServerForm(host="127.0.0.1", port=server.port, security="none",
+                                                             from_addr="office@commstui.example"))
+        message = email.send_email(ctx, operator, customer_id, email.EmailDraft(
+            to="tess@example.com, gone@example.org, busy@example.org", subject="Notice", body="x"))
+        clock = FakeClock(datetime.now(UTC) + timedelta(seconds=2))
+        await dispatcher(ctx, clock).run_once()
+
+        record = schedule.delivery_record(ctx, operator, message.id)
+        by_address = {r.address: r.outcome for r in record.recipients}
+        assert by_address == {"tess@example.com": "accepted", "gone@example.org": "refused",
+                              "busy@example.org": "pending"}
+        assert record.message.status == "queued" and record.message.pending_rcpts == ("busy@example.org",)
+        [missing] = schedule.undelivered(ctx, operator)
+        assert (missing.address, missing.outcome, missing.reason) == ("gone@example.org", "refused",
+                                                                      "550 5.1.1 mailbox gone")
+
+        del handler.refuse["busy@example.org"]            # the mailbox has room again
+        clock.now += timedelta(seconds=61)
+        await dispatcher(ctx, clock).run_once()
+        # the retry went to busy@ only, with the same Message-ID
+        assert [r.rcpt_tos for r in handler.accepted] == [("tess@example.com",), ("busy@example.org",)]
+        assert len({r.message_id for r in handler.accepted}) == 1
+        record = schedule.delivery_record(ctx, operator, message.id)
+        assert {r.address: r.outcome for r in record.recipients}["busy@example.org"] == "accepted"
+        assert record.message.status == "sent" and len(record.attempts) == 2

@@ -563,6 +563,38 @@ def _as_json(m: Message) -> dict:
     }
 
 
+@cli.command(context_settings=CONTEXT)
+@db_option
+@click.option("--since", metavar="WHEN", help="Only since this ISO date/time (UTC if no zone).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
+def undelivered(db: Path | None, since: str | None, as_json: bool) -> None:
+    """Who did not get an email, and why: recipients refused by the mail server and
+    every recipient of a failed email, newest first."""
+    from .services import schedule
+
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            raise Failure("Invalid input", f"--since: {since!r} is not a date like 2026-11-01.") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=ZoneInfo("UTC"))
+    rows = schedule.undelivered(open_context(_resolve_db(db), create=False), LOCAL_ADMIN, start)
+    if as_json:
+        click.echo(json.dumps([{"message": r.message_id, "account": r.account_no, "address": r.address,
+                                "outcome": r.outcome, "reason": r.reason, "subject": r.subject,
+                                "at": r.at.isoformat() if r.at else None} for r in rows], indent=1))
+        return
+    if not rows:
+        click.echo("Everyone got their emails (nothing refused or failed).")
+        return
+    click.echo(f"{'WHEN (UTC)':16}  {'ACCOUNT':9}  {'ADDRESS':30}  {'OUTCOME':8}  REASON")
+    for r in rows:
+        click.echo(f"{r.at:%Y-%m-%d %H:%M}  {_fit(r.account_no or '-', 9):9}  {_fit(r.address, 30):30}  "
+                   f"{r.outcome:8}  {_fit(r.reason or '', 70)}")
+
+
 @cli.group("office", context_settings=CONTEXT)
 def office_group() -> None:
     """Settings every operator and dispatcher share: time zone, missed runs, retry lifetime."""

@@ -297,6 +297,19 @@ class RecipientOutcome:
 
 
 @dataclass(frozen=True)
+class Undelivered:
+    """One recipient who did not get a message, and the server's words why."""
+
+    message_id: int
+    account_no: str | None
+    address: str
+    outcome: str          # refused (at RCPT, for good) | failed (the whole message failed)
+    reason: str | None
+    subject: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class DeliveryRecord:
     """Everything known about one message: who got it, who did not, and why."""
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from ..delivery import schedules as rules
 from ..delivery.email import all_recipients, new_message_id
 from ..domain import (Attempt, DeliveryRecord, DispatcherStatus, Message, MessageStatus, MissedPolicy,
-                      OfficeSettings, Permission, RecipientOutcome, Repeat, ScheduleRequest, User)
+                      OfficeSettings, Permission, RecipientOutcome, Repeat, ScheduleRequest, Undelivered, User)
 from ..store import customers as customers_store
 from ..store import mail_servers as mail_store
 from ..store import messages as messages_store
@@ -286,6 +286,14 @@ def needs_attention(ctx: Context, user: User, limit: int = 500) -> list[Message]
     require(user, Permission.CUSTOMER_VIEW)
     with ctx.db.connect() as con:
         return messages_store.held(con, limit)
+
+
+def undelivered(ctx: Context, user: User, since: datetime | None = None, limit: int = 1000) -> list[Undelivered]:
+    """Every recipient who did not get a message, newest first, with the reason: refused at
+    RCPT while others got it, or the whole message failed (5xx, or retries ran out)."""
+    require(user, Permission.CUSTOMER_VIEW)
+    with ctx.db.connect() as con:
+        return [Undelivered(*row) for row in messages_store.undelivered(con, since, limit)]
 
 
 def delivery_record(ctx: Context, user: User, message_id: int) -> DeliveryRecord:

@@ -248,20 +248,22 @@ def recipient_outcomes(con, id: int) -> list[tuple]:
         "order by recorded_at, attempt", [id]).fetchall()
 
 
-def undelivered(con, since: datetime | None = None) -> list[tuple]:
-    """Who did not get what, and why: (message id, account no, address, outcome, reply) for every
-    recipient refused at RCPT, plus every recipient of a failed message."""
+def undelivered(con, since: datetime | None = None, limit: int = 1000) -> list[tuple]:
+    """Who did not get what, and why: (message id, account no, address, outcome, reason, subject, when)
+    for every recipient refused for good at RCPT, and every recipient of a failed message."""
     return con.execute(
-        """select r.message_id, c.account_no, r.address, r.outcome, r.reply
-           from recipient_outcomes r join messages m on m.id = r.message_id
-           left join customers c on c.id = m.customer_id
-           where r.outcome = 'refused' and (? is null or r.recorded_at >= ?)
-           union all
-           select m.id, c.account_no, unnest(coalesce(m.pending_rcpts,
-                  list_concat(m.to_addrs, m.cc_addrs, m.bcc_addrs))), 'failed', m.last_error
-           from messages m left join customers c on c.id = m.customer_id
-           where m.status = 'failed' and (? is null or m.created_at >= ?)
-           order by 1, 3""", [since, since, since, since]).fetchall()
+        """select * from (
+             select r.message_id, c.account_no, r.address, 'refused', r.reply, m.subject, r.recorded_at
+             from recipient_outcomes r join messages m on m.id = r.message_id
+             left join customers c on c.id = m.customer_id
+             where r.outcome = 'refused' and (?::timestamptz is null or r.recorded_at >= ?)
+             union all
+             select m.id, c.account_no,
+                    unnest(coalesce(m.pending_rcpts, list_concat(m.to_addrs, m.cc_addrs, m.bcc_addrs))),
+                    'failed', m.last_error, m.subject, m.due_at
+             from messages m left join customers c on c.id = m.customer_id
+             where m.status = 'failed' and (?::timestamptz is null or m.due_at >= ?))
+           order by 7 desc, 1, 3 limit ?""", [since, since, since, since, limit]).fetchall()
 
 
 def next_due(con) -> datetime | None:

@@ -351,7 +351,7 @@ class Dispatcher:
         """One transaction: dead dispatchers' journals, office settings, heartbeat, missed runs,
         series, then the claim. With same_server, this tops up a running batch and claims only
         if nothing changed."""
-        orphans = journals.orphans(self.db.path, self.owner) if same_server is None else []
+        orphans = journals.orphans(self.db.path) if same_server is None else []
 
         def claim(con):
             now = self.clock()

@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,8 @@ class Journal:
         self.dir = journal_dir(db_path)
         self.dir.mkdir(mode=0o770, exist_ok=True)
         self.owner = owner
-        self._stem = _safe(owner)
+        # unique per journal: a dispatcher that reuses an owner name never meets an old lock
+        self._stem = f"{_safe(owner)}-{uuid.uuid4().hex[:8]}"
         self._lock_fd = os.open(self.dir / f"{self._stem}.lock", os.O_CREAT | os.O_RDWR, 0o660)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.ftruncate(self._lock_fd, 0)
@@ -91,15 +93,13 @@ class Orphan:
         os.close(self._lock_fd)
 
 
-def orphans(db_path: Path | str, own_owner: str) -> list[Orphan]:
+def orphans(db_path: Path | str) -> list[Orphan]:
     """Journals whose dispatcher is gone (its lock can be taken)."""
     folder = journal_dir(db_path)
     if not folder.is_dir():
         return []
     found = []
     for lock in folder.glob("*.lock"):
-        if lock.stem == _safe(own_owner):
-            continue
         try:
             fd = os.open(lock, os.O_RDWR)
         except FileNotFoundError:
@@ -107,10 +107,10 @@ def orphans(db_path: Path | str, own_owner: str) -> list[Orphan]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(fd)  # alive
+            os.close(fd)  # alive (our own journal included: its lock is held on another descriptor)
             continue
         owner = os.pread(fd, 4096, 0).decode(errors="replace") or lock.stem
-        segments = sorted(folder.glob(f"{lock.stem}.*.jsonl"))
+        segments = sorted(folder.glob(f"{lock.stem}.*.jsonl")  # _safe() names: nothing to escape)
         entries = []
         for segment in segments:
             for line in segment.read_text().splitlines():

@@ -110,7 +110,7 @@ def orphans(db_path: Path | str) -> list[Orphan]:
             os.close(fd)  # alive (our own journal included: its lock is held on another descriptor)
             continue
         owner = os.pread(fd, 4096, 0).decode(errors="replace") or lock.stem
-        segments = sorted(folder.glob(f"{lock.stem}.*.jsonl")  # _safe() names: nothing to escape)
+        segments = sorted(folder.glob(f"{lock.stem}.*.jsonl"))
         entries = []
         for segment in segments:
             for line in segment.read_text().splitlines():

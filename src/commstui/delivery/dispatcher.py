@@ -516,8 +516,10 @@ class Dispatcher:
             wait = retry_delay(message.attempts, backoff)
             if result.throttled:
                 wait = timedelta(seconds=self._throttle_pause)
-            messages_store.mark_retry(con, message.id, owner, result.reply,
-                                      min(finished + wait, deadline), pending)
+            # after a partial send the reply is a 2xx: the error worth showing is why some wait
+            error = ("; ".join(f"{k}: {v}" for k, v in result.deferred.items()) if result.deferred
+                     else result.reply)
+            messages_store.mark_retry(con, message.id, owner, error, min(finished + wait, deadline), pending)
         if clean:
             done = set(messages_store.mark_sent_many(
                 con, owner, [(m.id, r.reply, at) for m, r, at in clean]))

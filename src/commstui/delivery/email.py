@@ -13,6 +13,7 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -107,11 +108,27 @@ def all_recipients(message: Message) -> list[str]:
 _SMTP = policy.SMTP
 
 
-@lru_cache(maxsize=4096)
+_PLAIN = re.compile(r"[ -~]*")  # printable ASCII only
+
+
 def _header(name: str, value: str) -> bytes:
+    # most headers are short printable ASCII: written as-is, which is what the email
+    # package would write for them; anything else (non-ASCII, long, "=?") goes through it
+    if len(name) + len(value) < 76 and "=?" not in value and _PLAIN.fullmatch(value):
+        return f"{name}: {value}\r\n".encode()
+    return _folded(name, value)
+
+
+@lru_cache(maxsize=4096)
+def _folded(name: str, value: str) -> bytes:
     if len(value.splitlines()) > 1:  # any line break, U+2028 and NEL included, as EmailMessage refuses
         raise ValueError(f"line break in the {name} header")
     return _SMTP.fold_binary(name, _SMTP.header_factory(name, value))
+
+
+@lru_cache(maxsize=256)
+def _date(at: datetime) -> str:
+    return format_datetime(at)
 
 
 @lru_cache(maxsize=64)
@@ -129,7 +146,7 @@ def _content(body: str, is_html: bool) -> bytes:
 def render(message: Message, from_addr: str) -> bytes:
     """The message as it goes on the wire (same headers as build_mime)."""
     head = [_header("Message-ID", message.message_id),
-            _header("Date", format_datetime(message.scheduled_at or message.created_at)),
+            _header("Date", _date(message.scheduled_at or message.created_at)),
             _header("From", from_addr),
             _header("To", ", ".join(message.to_addrs))]
     if message.cc_addrs:
@@ -138,11 +155,18 @@ def render(message: Message, from_addr: str) -> bytes:
     return b"".join(head) + _content(message.body, message.is_html)
 
 
-def smtp_client(server: MailServer, password: str | None, timeout: float) -> aiosmtplib.SMTP:
+@lru_cache(maxsize=2)
+def _tls_context(verify: bool) -> ssl.SSLContext:
     context = ssl.create_default_context()
-    if not server.verify_tls:
+    if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def smtp_client(server: MailServer, password: str | None, timeout: float) -> aiosmtplib.SMTP:
+    # loading the CA store costs ~1 ms: once per process, and only for TLS
+    context = _tls_context(server.verify_tls) if server.security != Security.NONE else None
     return aiosmtplib.SMTP(
         hostname=server.host, port=server.port, timeout=timeout,
         use_tls=server.security == Security.TLS,

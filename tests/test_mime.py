@@ -87,3 +87,43 @@ async def test_empty_subject_goes_out_as_an_empty_subject(ctx, operator, custome
     _, stored, got = await send(ctx, operator, customer_id, capture, subject="", body="Just a body.")
     assert stored.subject == ""
     assert got.parse()["Subject"] == ""
+
+
+# -- the dispatcher's fast renderer writes what the email package writes -----------------------
+
+@pytest.mark.parametrize("subject, to, cc", [
+    ("Water shut-off", ("tess@example.com",), ()),
+    ("Hellø wörld", ("Jané Doé <j@example.com>", "k@example.com"), ("c@example.com",)),
+    ("=?utf-8?q?looks_encoded?=", ('"Doe, Jane" <j@example.com>',), ()),
+    ("A subject long enough that the email package must fold it over more than one line " * 2,
+     ("a@example.com",), ()),
+    ("", tuple(f"person{i}@example.com" for i in range(12)), ()),
+])
+def test_render_gives_the_same_headers_as_the_email_package(subject, to, cc):
+    from datetime import UTC, datetime
+    from email import policy
+
+    from commstui.delivery.email import build_mime, render
+    from commstui.domain import Message
+
+    at = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    message = Message(7, "<m7@commstui.example>", 1, "email", to, cc, ("hidden@example.com",), subject,
+                      "Body text\n", False, "queued", at, 0, "op", at, scheduled_at=at)
+    fast = render(message, "office@commstui.example")
+    slow = build_mime(message, "office@commstui.example").as_bytes(policy=policy.SMTP)
+    assert fast == slow
+    assert b"hidden@example.com" not in fast
+
+
+def test_render_refuses_a_line_break_in_a_header_as_the_email_package_does():
+    from datetime import UTC, datetime
+
+    from commstui.delivery.email import render
+    from commstui.domain import Message
+
+    at = datetime(2026, 11, 23, tzinfo=UTC)
+    for subject in ("Line\r\nBcc: evil@example.com", "Line\u2028break", "Line\x85NEL"):
+        message = Message(1, "<m@x>", 1, "email", ("a@example.com",), (), (), subject, "x", False, "queued",
+                          at, 0, "op", at)
+        with pytest.raises(ValueError):
+            render(message, "office@commstui.example")

@@ -114,7 +114,7 @@ _PLAIN = re.compile(r"[ -~]*")  # printable ASCII only
 def _header(name: str, value: str) -> bytes:
     # most headers are short printable ASCII: written as-is, which is what the email
     # package would write for them; anything else (non-ASCII, long, "=?") goes through it
-    if len(name) + len(value) < 76 and "=?" not in value and _PLAIN.fullmatch(value):
+    if value and len(name) + len(value) < 76 and "=?" not in value and _PLAIN.fullmatch(value):
         return f"{name}: {value}\r\n".encode()
     return _folded(name, value)
 

@@ -1,7 +1,8 @@
 """Snapshots (pytest-textual-snapshot) of the main screens at 80x24.
 
 Deterministic: the database is the curated sample in tmp_path (always named
-commstui.duckdb), no dispatcher, no clock-dependent text on these screens, and
+commstui.duckdb), no dispatcher (the status line says so once it has read the
+figures, which the tests wait for), no clock-dependent text on these screens, and
 the text cursor does not blink. Update with `pytest --snapshot-update` and look
 at the SVGs before committing them.
 """
@@ -23,6 +24,10 @@ SIZE = (80, 24)
 def still_cursors(app) -> None:
     for field in app.screen.query(Input):
         field.cursor_blink = False
+
+
+def dispatcher_shown(app) -> bool:
+    return app.dispatcher_view is not None and "not running" in screen_text(app).splitlines()[0]
 
 
 def test_login_screen(snap_compare, ctx):
@@ -52,6 +57,7 @@ def test_customers_screen(snap_compare, ctx, operator):
                     and app.screen.query_one("#results").row_count
                     and "customers" in screen_text(app), "the first page and the count")
         await until(pilot, lambda: len(app.screen.query_one("#building")._options) > 1, "the filters")
+        await until(pilot, lambda: dispatcher_shown(app), "the dispatcher on the status line")
         still_cursors(app)
 
     app = CommsApp(ctx, operator, run_dispatcher=False)
@@ -66,6 +72,7 @@ def test_customers_screen_searching(snap_compare, ctx, operator):
         await pilot.press(*"mallory")
         await until(pilot, lambda: "1 match" in screen_text(app)
                     and app.screen.query_one("#results").row_count == 1, "one match")
+        await until(pilot, lambda: dispatcher_shown(app), "the dispatcher on the status line")
 
     app = CommsApp(ctx, operator, run_dispatcher=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=searched)
@@ -80,6 +87,7 @@ def test_customer_details_screen(snap_compare, ctx, operator):
         screen = CustomerDetailsScreen(mallory.id)
         await app.push_screen(screen)
         await until(pilot, lambda: screen.customer is not None and "A1000003" in screen_text(app), "the account")
+        await until(pilot, lambda: dispatcher_shown(app), "the dispatcher on the status line")
 
     app = CommsApp(ctx, operator, run_dispatcher=False)
     assert snap_compare(app, terminal_size=SIZE, run_before=opened)

@@ -106,12 +106,14 @@ async def test_palette_entries_depend_on_the_user(ctx, admin, viewer, tmp_path):
     app = CommsApp(ctx, admin, run_dispatcher=False, demo_outbox=tmp_path / "outbox")
     async with app.run_test(size=SIZE) as pilot:
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
-        assert names == ["Customers: Search", "Mail: Settings", "Demo: Outbox", "Session: Log out"]
+        assert names == ["Customers: Search", "Delivery: Needs attention", "Delivery: Pause dispatching",
+                         "Mail: Settings", "Settings: Office (time zone, missed runs)", "Demo: Outbox",
+                         "Session: Log out"]
         await until(pilot, lambda: "DEMO" in text_of(app.screen.query_one("StatusLine")), "the DEMO mark")
     app = CommsApp(ctx, viewer, run_dispatcher=False)
     async with app.run_test(size=SIZE) as pilot:
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
-        assert names == ["Customers: Search", "Session: Log out"]
+        assert names == ["Customers: Search", "Delivery: Needs attention", "Session: Log out"]
         app.action_open_mail_settings()
         await pilot.pause()
         assert any("administrators" in n.message for n in app._notifications)

@@ -122,6 +122,35 @@ async def test_a_bad_value_is_pointed_at_and_nothing_is_saved(ctx, admin):
     assert mail_settings.get_server(ctx, admin) is None
 
 
+async def test_pacing_is_saved_and_a_bad_value_is_pointed_at(ctx, admin):
+    app = Host(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        # the whole form fits 80x24 without scrolling
+        assert screen.query_one("#settings-form").max_scroll_y == 0
+        assert (screen.query_one("#concurrency", Input).value, screen.query_one("#rate", Input).value) == (
+            "4", "0")
+        fill(screen, host="smtp.example.com", from_addr="office@commstui.example", concurrency="40")
+        await pilot.press("ctrl+s")
+        error = screen.query_one("#concurrency-error", Static)
+        await until(pilot, lambda: error.display, what="the error at Connections")
+        assert "between 1 and 32" in static_text(error)
+        assert app.focused is screen.query_one("#concurrency", Input)
+        assert mail_settings.get_server(ctx, admin) is None
+        fill(screen, concurrency="8", rate="120")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen.server is not None, what="the save")
+        assert not error.display
+    server = mail_settings.get_server(ctx, admin)
+    assert (server.concurrency, server.rate_per_minute) == (8, 120)
+    app = Host(ctx, admin)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        assert (screen.query_one("#concurrency", Input).value, screen.query_one("#rate", Input).value) == (
+            "8", "120")
+        assert not screen.is_dirty()
+
+
 async def test_password_and_variable_together_are_refused(ctx, admin):
     app = Host(ctx, admin)
     async with app.run_test(size=SIZE) as pilot:

@@ -12,25 +12,50 @@ import time
 from functools import partial
 from pathlib import Path
 
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message as TextualMessage
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
 
 from .delivery.dispatcher import Dispatcher
-from .domain import Permission, User
+from .domain import DispatcherStatus, Permission, User
 from .screens.customer_details import MessagesChanged
 from .screens.customers import CustomersScreen, NoCustomersAccessScreen
 from .screens.demo_outbox import DemoOutboxScreen
 from .screens.login import LoginScreen
 from .screens.mail_settings import MailSettingsScreen
+from .screens.office_settings import OfficeSettingsScreen
+from .services import schedule
 from .services.context import Context
-from .services.errors import ServiceError
+from .services.errors import PermissionDenied, ServiceError
 from .store.db import StoreError
+from .widgets.dispatcher_status import DispatcherView, DispatcherViewChanged
+from .widgets.status_line import StatusLine
 
 log = logging.getLogger(__name__)
 
 BUSY_NOTICE_EVERY = 3.0  # seconds between "database busy" toasts
 DISPATCHER_STOP_TIMEOUT = 10.0
+STATUS_EVERY = 5.0   # seconds between reads of the dispatcher's figures for the status line
+STATUS_AFTER_CHANGE = 0.3  # after the dispatcher reports a change (coalesces a burst of sends)
+PAUSED_NOTICE = ("Dispatching paused: sends in flight finish; nothing new is claimed by any "
+                 "dispatcher until resumed.")
+RESUMED_NOTICE = "Dispatching resumed: emails that are due are sent again."
+
+
+class DispatcherStatusLoaded(TextualMessage):
+    def __init__(self, user: User, view: DispatcherView | None) -> None:
+        super().__init__()
+        self.user, self.view = user, view
+
+
+class PauseChanged(TextualMessage):
+    def __init__(self, user: User, figures: DispatcherStatus, paused: bool) -> None:
+        super().__init__()
+        self.user, self.figures, self.paused = user, figures, paused
 
 
 class CommsCommands(Provider):
@@ -45,9 +70,20 @@ class CommsCommands(Provider):
         if user.can(Permission.CUSTOMER_VIEW):
             found.append(("Customers: Search", app.action_open_customers,
                           "Find a customer by account no, name, email or phone"))
+            found.append(("Delivery: Needs attention", app.action_open_needs_attention,
+                          "Emails held after missing their time: send, reschedule or cancel"))
         if user.can(Permission.MAIL_SETTINGS):
+            # the one that applies; while the state is not known yet, Pause (harmless twice)
+            if app.dispatching_paused():
+                found.append(("Delivery: Resume dispatching", app.action_resume_dispatching,
+                              "F7: let every dispatcher send what is due again"))
+            else:
+                found.append(("Delivery: Pause dispatching", app.action_pause_dispatching,
+                              "F7: stop claiming new emails everywhere; sends in flight finish"))
             found.append(("Mail: Settings", app.action_open_mail_settings,
-                          "Mail server, From address, send a test email"))
+                          "Mail server, From address, pacing, send a test email"))
+            found.append(("Settings: Office (time zone, missed runs)", app.action_open_office_settings,
+                          "Office time zone, what happens to missed sends, retry lifetime"))
         if app.demo_outbox is not None:
             found.append(("Demo: Outbox", app.action_open_outbox,
                           "What the demo's local mail server has received"))
@@ -75,6 +111,12 @@ class CommsApp(App[None]):
                 tooltip="Every action, searchable"),
         Binding("ctrl+l", "logout", "Log out", tooltip="Log out and return to the login screen"),
         Binding("f9", "open_outbox", "Demo outbox", tooltip="What the demo's local mail server received"),
+        # one key, two actions: check_action enables whichever applies (administrators only).
+        # Not in the footer (no room at 80 columns on every screen); the palette lists it.
+        Binding("f7", "pause_dispatching", "Pause sending", show=False,
+                tooltip="Pause dispatching: sends in flight finish, nothing new is claimed until resumed"),
+        Binding("f7", "resume_dispatching", "Resume sending", show=False,
+                tooltip="Resume dispatching: every dispatcher sends what is due again"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         # Priority, so focus moves before the next keys are handed on: over a slow SSH
         # link "name<Tab>password" arrives in one burst, and a non-priority Tab is only
@@ -95,6 +137,13 @@ class CommsApp(App[None]):
         self._dispatch_task: asyncio.Task | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._busy_shown_at = 0.0
+        # the dispatcher's figures for every status line: one reader for the whole app
+        self.dispatcher_view: DispatcherView | None = None
+        self._status_timer: Timer | None = None
+        self._status_soon: Timer | None = None
+        self._status_loading = False
+        self._status_again = False
+        self._status_error_logged = False
         # the database calls this from worker threads while another process holds the file
         ctx.db.on_busy = self._database_busy
         if ctx.settings.theme in self.available_themes:
@@ -108,6 +157,7 @@ class CommsApp(App[None]):
         else:
             self.push_screen(self._home_screen())
             self._start_dispatcher()
+            self._start_status()
 
     def _home_screen(self):
         if self.user is not None and self.user.can(Permission.CUSTOMER_VIEW):
@@ -118,6 +168,7 @@ class CommsApp(App[None]):
         self.user = user
         self.switch_screen(self._home_screen())
         self._start_dispatcher()
+        self._start_status()
 
     async def action_logout(self) -> None:
         if self.user is None:
@@ -125,6 +176,7 @@ class CommsApp(App[None]):
         await self._stop_dispatcher()
         name = self.user.username
         self.user = None
+        self._show_dispatcher_view(None)
         while len(self.screen_stack) > 2:
             await self.pop_screen()
         await self.switch_screen(LoginScreen(name))
@@ -164,6 +216,7 @@ class CommsApp(App[None]):
         if task is self._dispatch_task:
             self._dispatch_task = None
             self.dispatcher = None
+            self.refresh_dispatcher_status()
             self.notify(f"Background sending stopped: {task.exception()}. Queued emails wait for "
                         "another commstui or `commstui dispatch`.", title="Sending stopped",
                         severity="error", timeout=15)
@@ -172,6 +225,100 @@ class CommsApp(App[None]):
         # called by the dispatcher on the event loop
         for screen in self.screen_stack:
             screen.post_message(MessagesChanged(ids))
+        if self._status_soon is None:
+            self._status_soon = self.set_timer(STATUS_AFTER_CHANGE, self._status_after_change)
+
+    # -- the dispatcher's figures on every status line -----------------------
+    def _start_status(self) -> None:
+        if self._status_timer is None:
+            self._status_timer = self.set_interval(STATUS_EVERY, self.refresh_dispatcher_status)
+        self.refresh_dispatcher_status()
+
+    def _status_after_change(self) -> None:
+        self._status_soon = None
+        self.refresh_dispatcher_status()
+
+    def refresh_dispatcher_status(self) -> None:
+        """Read the figures again now (at most one read at a time; a request meanwhile
+        starts another read when this one is done)."""
+        if self.user is None:
+            return
+        if self._status_loading:
+            self._status_again = True
+            return
+        self._status_loading = True
+        self._status_again = False
+        self._load_dispatcher_status(self.user, self._dispatch_task is not None)
+
+    @work(thread=True, exit_on_error=False, group="dispatcher-status")
+    def _load_dispatcher_status(self, user: User, running_here: bool) -> None:
+        try:
+            view = DispatcherView(schedule.dispatcher_status(self.ctx, user), running_here)
+        except PermissionDenied:
+            view = None  # this user is not shown the dispatcher
+        except Exception as exc:  # shown on the line; a toast every few seconds would bury the screen
+            if not isinstance(exc, (ServiceError, StoreError)) and not self._status_error_logged:
+                self._status_error_logged = True
+                log.warning("cannot read the dispatcher status", exc_info=exc)
+            view = DispatcherView(None, running_here, error=str(exc) or type(exc).__name__)
+        self.post_message(DispatcherStatusLoaded(user, view))
+
+    @on(DispatcherStatusLoaded)
+    def _dispatcher_status_loaded(self, event: DispatcherStatusLoaded) -> None:
+        self._status_loading = False
+        if event.user is self.user:  # not logged out (or in as someone else) meanwhile
+            self._show_dispatcher_view(event.view)
+        if self._status_again:
+            self.refresh_dispatcher_status()
+
+    def _show_dispatcher_view(self, view: DispatcherView | None) -> None:
+        was_paused = self.dispatching_paused()
+        self.dispatcher_view = view
+        for screen in self.screen_stack:
+            for line in screen.query(StatusLine):
+                line.show_dispatcher(view)
+            screen.post_message(DispatcherViewChanged(view))  # for screens that show more of it
+        if self.dispatching_paused() != was_paused:
+            self.refresh_bindings()  # F7 says Pause or Resume
+
+    def dispatching_paused(self) -> bool | None:
+        """Paused, running, or None when the figures are not known."""
+        view = self.dispatcher_view
+        return None if view is None or view.figures is None else view.figures.paused
+
+    # -- pause and resume (administrators) -----------------------------------
+    def action_pause_dispatching(self) -> None:
+        self._request_pause(True)
+
+    def action_resume_dispatching(self) -> None:
+        self._request_pause(False)
+
+    def _request_pause(self, paused: bool) -> None:
+        if self.user is None or not self.user.can(Permission.MAIL_SETTINGS):
+            self.notify("Pausing and resuming the dispatcher is for administrators.", title="Not allowed",
+                        severity="warning")
+            return
+        self._set_paused(self.user, paused)
+
+    @work(thread=True, exit_on_error=False, group="dispatcher-pause")
+    def _set_paused(self, user: User, paused: bool) -> None:
+        figures = schedule.set_paused(self.ctx, user, paused)
+        self.post_message(PauseChanged(user, figures, paused))
+
+    @on(PauseChanged)
+    def _pause_changed(self, event: PauseChanged) -> None:
+        if event.paused:
+            self.notify(PAUSED_NOTICE, title="Paused", severity="warning", timeout=8)
+        else:
+            self.notify(RESUMED_NOTICE, title="Resumed", timeout=5)
+            if self.dispatcher is not None:
+                self.dispatcher.wake()
+        if event.user is self.user:
+            self._show_dispatcher_view(DispatcherView(event.figures, self._dispatch_task is not None))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "dispatcher-pause":
+            self.show_error(event.worker.error)
 
     # -- reporting problems --------------------------------------------------
     def show_error(self, error: BaseException) -> None:
@@ -202,6 +349,11 @@ class CommsApp(App[None]):
         if action == "open_outbox":
             # only the demo has an outbox; hidden from the footer elsewhere
             return self.user is not None and self.demo_outbox is not None
+        if action in ("pause_dispatching", "resume_dispatching"):
+            if self.user is None or not self.user.can(Permission.MAIL_SETTINGS):
+                return False
+            # unknown state: offer Pause (pausing twice is harmless)
+            return (self.dispatching_paused() is True) == (action == "resume_dispatching")
         return True
 
     def action_open_customers(self) -> None:
@@ -222,6 +374,26 @@ class CommsApp(App[None]):
                         severity="warning")
             return
         self.push_screen(MailSettingsScreen())
+
+    def action_open_office_settings(self) -> None:
+        if self.user is None or not self.user.can(Permission.MAIL_SETTINGS):
+            self.notify("Office settings are for administrators.", title="Not allowed", severity="warning")
+            return
+        self.push_screen(OfficeSettingsScreen())
+
+    def action_open_needs_attention(self) -> None:
+        if self.user is None or not self.user.can(Permission.CUSTOMER_VIEW):
+            self.notify("You have no access to customers' emails; ask an administrator.", title="Not allowed",
+                        severity="warning")
+            return
+        try:  # imported here: the screen is written alongside, and the app must start without it
+            from .screens.needs_attention import NeedsAttentionScreen
+        except ImportError as exc:
+            log.warning("Needs attention is not available", exc_info=exc)
+            self.notify("The Needs attention list is not available in this version.",
+                        title="Not available", severity="warning")
+            return
+        self.push_screen(NeedsAttentionScreen())
 
     def action_open_outbox(self) -> None:
         if self.demo_outbox is None:

@@ -31,8 +31,10 @@ SECURITY_CHOICES = [
 ]
 # service field name -> widget id
 FIELD_IDS = {"host": "host", "port": "port", "security": "security", "username": "username",
-             "password": "password", "password_env": "password-env", "from_addr": "from-addr"}
-NEW_SERVER = MailServerForm(host="", port="587", security=Security.STARTTLS.value, from_addr="")
+             "password": "password", "password_env": "password-env", "from_addr": "from-addr",
+             "concurrency": "concurrency", "rate_per_minute": "rate"}
+NEW_SERVER = MailServerForm(host="", port="587", security=Security.STARTTLS.value, from_addr="",
+                            concurrency="4", rate_per_minute="0")
 
 
 def form_of(server: MailServer | None) -> MailServerForm:
@@ -43,7 +45,8 @@ def form_of(server: MailServer | None) -> MailServerForm:
     return MailServerForm(
         host=server.host, port=str(server.port), security=server.security, from_addr=server.from_addr,
         username=server.username or "", password="", password_env=ref[4:] if ref.startswith("env:") else "",
-        active=server.active, verify_tls=server.verify_tls, name=server.name)
+        active=server.active, verify_tls=server.verify_tls, name=server.name,
+        concurrency=str(server.concurrency), rate_per_minute=str(server.rate_per_minute))
 
 
 class ServerLoaded(TextualMessage):
@@ -140,6 +143,10 @@ class MailSettingsScreen(Screen):
                 yield Label("TLS", classes="settings-label")
                 yield Checkbox("Verify the server's certificate", id="verify-tls", value=True, compact=True)
             yield Static("", id="security-warning", markup=False)
+            yield from self._row("Connections", form_input("concurrency", type="integer", max_length=2),
+                                 note="at once (1–32)")
+            yield from self._row("Rate", form_input("rate", type="integer", max_length=6),
+                                 note="messages per minute (0 = no limit)")
             with Horizontal(classes="settings-row", id="active-row"):
                 yield Label("Active", classes="settings-label")
                 yield Switch(True, id="active")
@@ -151,10 +158,12 @@ class MailSettingsScreen(Screen):
             yield Button("Back  Esc", id="back", compact=True)
         yield Footer(compact=True)
 
-    def _row(self, label: str, widget) -> ComposeResult:
+    def _row(self, label: str, widget, note: str = "") -> ComposeResult:
         with Horizontal(classes="settings-row", id=f"{widget.id}-row"):
             yield Label(label, classes="settings-label", id=f"{widget.id}-label")
             yield widget
+            if note:
+                yield Label(note, classes="settings-note")
         yield Static("", classes="settings-error", id=f"{widget.id}-error", markup=False)
 
     def on_mount(self) -> None:
@@ -189,7 +198,8 @@ class MailSettingsScreen(Screen):
             from_addr=self._value("from-addr"), username=self._value("username"),
             password=self.query_one("#password", Input).value, password_env=self._value("password-env"),
             active=self.query_one("#active", Switch).value,
-            verify_tls=self.query_one("#verify-tls", Checkbox).value, name=self.saved.name)
+            verify_tls=self.query_one("#verify-tls", Checkbox).value, name=self.saved.name,
+            concurrency=self._value("concurrency"), rate_per_minute=self._value("rate"))
 
     def _value(self, widget_id: str) -> str:
         return self.query_one(f"#{widget_id}", Input).value.strip()
@@ -199,7 +209,8 @@ class MailSettingsScreen(Screen):
 
     def _show_form(self, form: MailServerForm) -> None:
         self.saved = form
-        for name in ("host", "port", "username", "password_env", "from_addr"):
+        for name in ("host", "port", "username", "password_env", "from_addr", "concurrency",
+                     "rate_per_minute"):
             self.query_one(f"#{FIELD_IDS[name]}", Input).value = str(getattr(form, name))
         password = self.query_one("#password", Input)
         password.value = ""

@@ -104,6 +104,7 @@ class Dispatcher:
         self._lease_renewed: datetime | None = None
         self.sent = 0
         self.failed = 0
+        self._tx_sent = self._tx_failed = 0
         self.last_error: str | None = None
         self.paused_by: str | None = None
         self.next_due: datetime | None = None
@@ -385,6 +386,7 @@ class Dispatcher:
         orphans = journals.orphans(self.db.path) if same_server is None else []
 
         def claim(con):
+            self._tx_sent = self._tx_failed = 0  # counted once the transaction commits
             now = self.clock()
             for orphan in orphans:
                 self._replay(con, orphan)
@@ -422,6 +424,7 @@ class Dispatcher:
             for orphan in orphans:
                 orphan.keep()
             raise
+        self._count_committed()
         for orphan in orphans:
             orphan.remove()
         return result
@@ -486,12 +489,21 @@ class Dispatcher:
     def _record(self, results: list[tuple[Message, SendResult, datetime]], unsent: list[int],
                 renew: bool = False) -> None:
         def record(con):
+            self._tx_sent = self._tx_failed = 0  # counted once the transaction commits
             self._write_outcomes(con, results, unsent, self.owner)
             if renew:
                 messages_store.extend_lease(con, self.owner,
                                             self.clock() + timedelta(seconds=self.settings.lease_seconds))
 
         self.db.run(record)
+        self._count_committed()
+
+    def _count_committed(self) -> None:
+        # a transaction retried after a write conflict runs its function again:
+        # count what the committed run wrote, once
+        self.sent += self._tx_sent
+        self.failed += self._tx_failed
+        self._tx_sent = self._tx_failed = 0
 
     def _write_outcomes(self, con, results: list[tuple[Message, SendResult, datetime]], unsent: list[int],
                         owner: str) -> None:
@@ -500,8 +512,9 @@ class Dispatcher:
         backoff = self.settings.retry_backoff or [60]
         attempts, clean, notes, recipients = [], [], [], []
         for message, result, finished in results:
-            attempts.append((message.id, message.attempts, owner, finished, result.outcome.value,
-                             result.reply, [f"{k}: {v}" for k, v in result.refused.items()]))
+            if result.outcome is not Outcome.SENT or result.refused:  # clean sends: add_sent_attempts
+                attempts.append((message.id, message.attempts, owner, finished, result.outcome.value,
+                                 result.reply, [f"{k}: {v}" for k, v in result.refused.items()]))
             sent_to = [a for a in envelope_recipients(message) if a not in result.refused]
             subject = message.subject or "(no subject)"
             if result.refused or (message.pending_rcpts is not None and result.outcome is Outcome.SENT):
@@ -519,7 +532,7 @@ class Dispatcher:
                 refused = "; ".join(f"{k}: {v}" for k, v in result.rejected.items())
                 if messages_store.mark_sent(con, message.id, owner,
                                             f"{result.reply} | refused: {refused}", finished):
-                    self.sent += 1
+                    self._tx_sent += 1
                     notes.append((message, f"Email '{subject}' sent to {', '.join(sent_to)} by "
                                   f"{message.created_by} (accepted by the mail server: {result.reply}); "
                                   f"refused by the mail server: {refused}"))
@@ -532,7 +545,7 @@ class Dispatcher:
             if result.outcome is Outcome.PERMANENT:
                 if messages_store.mark_failed(con, message.id, owner, result.reply,
                                               result.reply if result.refused else None):
-                    self.failed += 1
+                    self._tx_failed += 1
                     notes.append((message, f"Email '{subject}' to {', '.join(envelope_recipients(message))} "
                                   f"failed: {result.reply}"))
                 continue
@@ -542,7 +555,7 @@ class Dispatcher:
             if finished >= deadline:
                 why = f"gave up after {office.lifetime_hours} h of retries: {result.reply}"
                 if messages_store.mark_failed(con, message.id, owner, why):
-                    self.failed += 1
+                    self._tx_failed += 1
                     owed = pending if pending is not None else envelope_recipients(message)
                     notes.append((message, f"Email '{subject}' to {', '.join(owed)} failed: {why}"))
                 continue
@@ -556,7 +569,8 @@ class Dispatcher:
         if clean:
             done = set(messages_store.mark_sent_many(
                 con, owner, [(m.id, r.reply, at) for m, r, at in clean]))
-            self.sent += len(done)
+            messages_store.add_sent_attempts(con, list(done), owner)
+            self._tx_sent += len(done)
             notes.extend((m, f"Email '{m.subject or '(no subject)'}' sent to "
                              f"{', '.join(envelope_recipients(m))} by {m.created_by} "
                              f"(accepted by the mail server: {r.reply})")

@@ -175,6 +175,16 @@ def mark_sent_many(con, owner: str, rows: list[tuple[int, str, datetime]]) -> li
     return [r[0] for r in done]
 
 
+def add_sent_attempts(con, ids: list[int], dispatcher: str) -> None:
+    """The attempt rows of messages just marked sent, copied from the rows themselves
+    (a bulk send passes only their ids, not 2,000 replies and times again)."""
+    if ids:
+        con.execute(
+            "insert into message_attempts (message_id, attempt, dispatcher, finished_at, outcome, reply, refused) "
+            "select m.id, m.attempts, ?, m.sent_at, 'sent', m.server_reply, [] from messages m "
+            "join (select unnest(?::bigint[]) as id) v on v.id = m.id", [dispatcher, ids])
+
+
 def mark_sent(con, id: int, owner: str, reply: str, sent_at: datetime) -> bool:
     """Record acceptance; False if our lease was lost to another dispatcher meanwhile."""
     return bool(mark_sent_many(con, owner, [(id, reply, sent_at)]))

@@ -285,7 +285,7 @@ class Dispatcher:
                                       "reply": result.reply, "refused": result.refused, "code": result.code,
                                       "at": finished.isoformat()})
                 if result.throttled:
-                    self._throttle()
+                    self._throttle(server)
                 if len(self._results) >= FLUSH_AT:
                     self._flush_now.set()
         finally:
@@ -302,13 +302,13 @@ class Dispatcher:
         if slot > now:
             await asyncio.sleep(slot - now)
 
-    def _throttle(self) -> None:
+    def _throttle(self, server: MailServer) -> None:
         """The server said "slow down": fewer connections, and no claims for a while."""
         now = self.clock()
         if self._throttled_until is None or self._throttled_until <= now:
             self._throttled_until = now + timedelta(seconds=self._throttle_pause)
             self._throttle_pause = min(self._throttle_pause * 2, THROTTLE_MAX)
-            self._cap = max(1, (self._cap or 8) // 2)
+            self._cap = max(1, self._connections(server) // 2)
             log.warning("mail server asked us to slow down: %d connection(s), pausing claims until %s",
                         self._cap, self._throttled_until)
         self._low.set()

@@ -164,10 +164,21 @@ def _tls_context(verify: bool) -> ssl.SSLContext:
     return context
 
 
+class _Client(aiosmtplib.SMTP):
+    """Remembers the last reply: aiosmtplib hangs up by itself on a 421 to MAIL or RCPT and
+    then reports only "Server not connected", losing the server's "slow down"."""
+
+    last_response: aiosmtplib.SMTPResponse | None = None
+
+    async def execute_command(self, *args, **kwargs):
+        self.last_response = response = await super().execute_command(*args, **kwargs)
+        return response
+
+
 def smtp_client(server: MailServer, password: str | None, timeout: float) -> aiosmtplib.SMTP:
     # loading the CA store costs ~1 ms: once per process, and only for TLS
     context = _tls_context(server.verify_tls) if server.security != Security.NONE else None
-    return aiosmtplib.SMTP(
+    return _Client(
         hostname=server.host, port=server.port, timeout=timeout,
         use_tls=server.security == Security.TLS,
         start_tls=True if server.security == Security.STARTTLS else False,
@@ -183,6 +194,8 @@ def _reply(code: int, text: str) -> str:
 async def deliver(client: aiosmtplib.SMTP, mime: EmailMessage | bytes, sender: str,
                   recipients: list[str]) -> SendResult:
     """One attempt over a connected (or connectable) client."""
+    if isinstance(client, _Client):
+        client.last_response = None
     try:
         if not client.is_connected:
             await client.connect()
@@ -203,6 +216,10 @@ async def deliver(client: aiosmtplib.SMTP, mime: EmailMessage | bytes, sender: s
     except (aiosmtplib.SMTPTimeoutError, TimeoutError) as exc:
         return SendResult(Outcome.TEMPORARY, f"timed out: {exc}")
     except (aiosmtplib.SMTPException, OSError) as exc:
+        last = getattr(client, "last_response", None)
+        if isinstance(exc, aiosmtplib.SMTPServerDisconnected) and last is not None and last.code in THROTTLE_CODES:
+            # the server said 421 and hung up: its words, and its "slow down", are the outcome
+            return SendResult(Outcome.TEMPORARY, _reply(last.code, last.message), code=last.code)
         # connection refused / dropped, TLS trouble: try again later
         return SendResult(Outcome.TEMPORARY, f"{type(exc).__name__}: {exc}")
     refused = {addr: _reply(r.code, r.message) for addr, r in (errors or {}).items()}

@@ -15,7 +15,8 @@ import pytest
 
 from commstui.delivery.capture import free_port
 from commstui.delivery.dispatcher import Dispatcher
-from commstui.services import email, mail_settings
+from commstui.domain import OfficeSettings
+from commstui.services import email, mail_settings, schedule
 from commstui.services.mail_settings import MailServerForm
 from commstui.store import customers as customers_store
 from commstui.store import messages as messages_store
@@ -201,10 +202,19 @@ async def test_temporary_failure_requeues_with_backoff_and_the_retry_keeps_the_m
     assert len(notes(ctx, customer_id)) == 1
 
 
-async def test_connection_refused_backs_off_then_fails_after_max_attempts(ctx, admin, customer_id, clock):
+def short_lifetime(ctx, admin, hours: int = 1) -> None:
+    office = schedule.get_office_settings(ctx, admin)
+    schedule.save_office_settings(ctx, admin, OfficeSettings(
+        timezone=office.timezone, missed_policy=office.missed_policy, grace_minutes=office.grace_minutes,
+        lifetime_hours=hours))
+
+
+async def test_connection_refused_backs_off_then_fails_at_the_end_of_the_lifetime(ctx, admin, customer_id, clock):
     use_server(ctx, admin, free_port())  # nobody listens there
+    short_lifetime(ctx, admin)
     queued = queue(ctx, admin, customer_id)
-    d = dispatcher(ctx, clock, max_attempts=3)
+    deadline = row(ctx, queued.id).scheduled_at + timedelta(hours=1)
+    d = dispatcher(ctx, clock)
 
     await d.run_once()
     first = row(ctx, queued.id)
@@ -218,11 +228,13 @@ async def test_connection_refused_backs_off_then_fails_after_max_attempts(ctx, a
     assert (second.status, second.attempts) == ("queued", 2)
     assert second.due_at == clock.now + timedelta(seconds=300)  # backoff grows
 
-    clock.advance(seconds=300)
-    await d.run_once()
+    while row(ctx, queued.id).status == "queued":
+        clock.now = row(ctx, queued.id).due_at
+        assert clock.now <= deadline  # no retry is planned past the lifetime
+        await d.run_once()
     last = row(ctx, queued.id)
-    assert (last.status, last.attempts) == ("failed", 3)
-    assert last.last_error == first.last_error  # the connect error, kept for the operator
+    assert last.status == "failed" and clock.now == deadline
+    assert first.last_error in last.last_error  # the connect error, kept for the operator
     [note] = notes(ctx, customer_id)
     assert "failed" in note.text
     clock.advance(days=1)
@@ -230,19 +242,23 @@ async def test_connection_refused_backs_off_then_fails_after_max_attempts(ctx, a
 
 
 @pytest.mark.parametrize("server", [ScriptedHandler(default="451 4.3.0 Try again later")], indirect=True)
-async def test_4xx_every_time_fails_after_max_attempts_each_try_with_the_same_message_id(
+async def test_4xx_every_time_fails_at_the_end_of_the_lifetime_each_try_with_the_same_message_id(
         ctx, admin, customer_id, server, clock):
+    short_lifetime(ctx, admin)
     queued = queue(ctx, admin, customer_id)
-    d = dispatcher(ctx, clock, max_attempts=3)
+    d = dispatcher(ctx, clock, retry_backoff=[1200])
 
-    for _ in range(3):
+    for _ in range(10):
         await d.run_once()
-        clock.advance(hours=2)
+        current = row(ctx, queued.id)
+        if current.status != "queued":
+            break
+        clock.now = current.due_at
 
     final = row(ctx, queued.id)
-    assert final.status == "failed" and final.attempts == 3
+    assert final.status == "failed" and final.attempts == 4  # +0, +20 min, +40 min, then the 1 h mark
     assert "451 4.3.0 Try again later" in final.last_error
-    assert [r.message_id for r in server.handler.received] == [queued.message_id] * 3
+    assert [r.message_id for r in server.handler.received] == [queued.message_id] * 4
     assert d.failed == 1
 
 

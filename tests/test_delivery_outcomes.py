@@ -18,6 +18,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from clocks import FakeClock
 
 from commstui.delivery.capture import free_port
 from commstui.delivery.dispatcher import Dispatcher
@@ -33,19 +34,6 @@ from smtp_servers import DROP, DROP_MID, STALL, ScriptedHandler, ScriptedServer
 TESS = "tess.tester@example.com"
 ZOE = "zoe.second@example.org"
 GONE = "gone@example.org"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        # a minute ahead of the database clock: what a test queues now is due (and
-        # well inside the missed-run grace)
-        self.now = datetime.now(UTC) + timedelta(minutes=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

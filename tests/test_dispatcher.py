@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from clocks import FakeClock
 
 from commstui.delivery.capture import free_port
 from commstui.delivery.dispatcher import Dispatcher
@@ -25,18 +26,6 @@ from commstui.store import notes as notes_store
 from smtp_servers import DROP, ScriptedHandler, ScriptedServer
 
 TESS = "tess.tester@example.com"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        # ahead of the database clock, so rows the test queues in the next minute are due
-        self.now = datetime.now(UTC) + timedelta(minutes=1)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

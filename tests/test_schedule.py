@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from clocks import FakeClock
 
 from commstui.delivery.capture import read_outbox
 from commstui.delivery.dispatcher import Dispatcher
@@ -22,17 +23,6 @@ from commstui.store import notes as notes_store
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 DRAFT = dict(to="tess@example.com", subject="Bin day", body="Bins out tonight.")
-
-
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def to(self, at: datetime) -> None:
-        self.now = at.astimezone(UTC)
 
 
 @pytest.fixture

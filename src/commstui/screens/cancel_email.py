@@ -3,16 +3,21 @@ recurring series it asks which: this email only, or the whole series."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message as TextualMessage
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from ..domain import Message
+from ..services import schedule as schedules
 from ..widgets.format import clean
+from ..widgets.message_text import long_time
 
 ONE = "one"
 SERIES = "series"
@@ -85,3 +90,34 @@ class CancelEmailScreen(ModalScreen[str | None]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss({"cancel-one": ONE, "cancel-series": SERIES}.get(event.button.id or ""))
+
+
+class EmailChanged(TextualMessage):
+    """A cancel, reschedule or send-now went through."""
+
+    def __init__(self, message: Message, done: str, wake: bool = False) -> None:
+        super().__init__()
+        self.message = message
+        self.done = done
+        self.wake = wake
+
+
+class CancelsEmails:
+    """For screens offering "c Cancel" on an email: ask (this one or the whole series),
+    cancel in a worker, post EmailChanged. The screen sets `zone` (the office zone)."""
+
+    zone: str
+
+    def ask_to_cancel(self, message: Message) -> None:
+        due = long_time(message.scheduled_at or message.due_at, self.zone)
+        self.app.push_screen(CancelEmailScreen(message, due), partial(self._cancel_answered, message))
+
+    def _cancel_answered(self, message: Message, answer: str | None) -> None:
+        if answer is not None:
+            self._cancel(message.id, answer == SERIES)
+
+    @work(thread=True, exit_on_error=False, group="email-change")
+    def _cancel(self, message_id: int, whole_series: bool) -> None:
+        done = schedules.cancel(self.app.ctx, self.app.user, message_id, whole_series=whole_series)
+        self.post_message(EmailChanged(done, "Series cancelled: no more are sent" if whole_series
+                                       else "Email cancelled"))

@@ -39,7 +39,7 @@ from ..widgets.format import DASH, clean, literal
 from ..widgets.message_text import (SOON_SECONDS, long_time, office_zone, repeat_text, short_time,
                                     shown_time, status_text, utcnow, zone_label)
 from ..widgets.status_line import StatusLine
-from .cancel_email import SERIES, CancelEmailScreen
+from .cancel_email import CancelsEmails, EmailChanged
 from .compose import ComposeScreen
 from .delivery_record import DeliveryRecordScreen
 from .schedule import ScheduleScreen
@@ -71,16 +71,6 @@ class AccountLoaded(TextualMessage):
         super().__init__()
         self.account = account
         self.zone = zone
-
-
-class EmailChanged(TextualMessage):
-    """A cancel or reschedule went through."""
-
-    def __init__(self, message: Message, done: str, wake: bool = False) -> None:
-        super().__init__()
-        self.message = message
-        self.done = done
-        self.wake = wake
 
 
 def poll_delay(messages: list[Message], now: datetime) -> float | None:
@@ -221,7 +211,7 @@ TAB_FOCUS = {"details": "#details-scroll", "emails": "#emails-table", "notes": "
 CHANGES = ("cancel_email", "reschedule", "edit_email")
 
 
-class CustomerDetailsScreen(Screen):
+class CustomerDetailsScreen(CancelsEmails, Screen):
     CSS_PATH = "customer_details.tcss"
 
     BINDINGS = [
@@ -454,18 +444,7 @@ class CustomerDetailsScreen(Screen):
         message = self._changeable("cancel its emails")
         if message is None:
             return
-        due = long_time(message.scheduled_at or message.due_at, self.zone)
-        self.app.push_screen(CancelEmailScreen(message, due), partial(self._cancel_answered, message))
-
-    def _cancel_answered(self, message: Message, answer: str | None) -> None:
-        if answer is not None:
-            self._cancel(message.id, answer == SERIES)
-
-    @work(thread=True, exit_on_error=False, group="email-change")
-    def _cancel(self, message_id: int, whole_series: bool) -> None:
-        done = schedules.cancel(self.app.ctx, self.app.user, message_id, whole_series=whole_series)
-        self.post_message(EmailChanged(done, "Series cancelled: no more are sent" if whole_series
-                                       else "Email cancelled"))
+        self.ask_to_cancel(message)
 
     def action_reschedule(self) -> None:
         message = self._changeable("reschedule its emails")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 
 from rich.table import Table
 from rich.text import Text
@@ -29,7 +28,7 @@ from ..services import schedule as schedules
 from ..widgets.format import DASH, clean, literal, plural
 from ..widgets.message_text import long_time, office_zone, repeat_text, short_time, utcnow
 from ..widgets.status_line import StatusLine
-from .cancel_email import SERIES, CancelEmailScreen
+from .cancel_email import CancelsEmails, EmailChanged
 from .customer_details import CustomerDetailsScreen, MessagesChanged
 from .delivery_record import DeliveryRecordScreen
 
@@ -50,14 +49,6 @@ class HeldLoaded(TextualMessage):
         self.messages = messages
         self.names = names
         self.zone = zone
-
-
-class HeldChanged(TextualMessage):
-    def __init__(self, message: Message, done: str, wake: bool = False) -> None:
-        super().__init__()
-        self.message = message
-        self.done = done
-        self.wake = wake
 
 
 def why_held(m: Message, now: datetime) -> str:
@@ -82,7 +73,7 @@ def held_detail(m: Message, name: str | None, zone, now: datetime) -> Table:
     return grid
 
 
-class NeedsAttentionScreen(Screen):
+class NeedsAttentionScreen(CancelsEmails, Screen):
     CSS_PATH = "needs_attention.tcss"
     AUTO_FOCUS = "#held-table"
 
@@ -234,27 +225,16 @@ class NeedsAttentionScreen(Screen):
     @work(thread=True, exit_on_error=False, group="held-change")
     def _send_now(self, message_id: int) -> None:
         done = schedules.send_held_now(self.app.ctx, self.app.user, message_id)
-        self.post_message(HeldChanged(done, "Queued to send now", wake=True))
+        self.post_message(EmailChanged(done, "Queued to send now", wake=True))
 
     def action_cancel_email(self) -> None:
         message = self.selected
         if message is None or not self._may_edit("cancel held emails"):
             return
-        due = long_time(message.scheduled_at or message.due_at, self.zone)
-        self.app.push_screen(CancelEmailScreen(message, due), partial(self._cancel_answered, message))
+        self.ask_to_cancel(message)
 
-    def _cancel_answered(self, message: Message, answer: str | None) -> None:
-        if answer is not None:
-            self._cancel(message.id, answer == SERIES)
-
-    @work(thread=True, exit_on_error=False, group="held-change")
-    def _cancel(self, message_id: int, whole_series: bool) -> None:
-        done = schedules.cancel(self.app.ctx, self.app.user, message_id, whole_series=whole_series)
-        self.post_message(HeldChanged(done, "Series cancelled: no more are sent" if whole_series
-                                      else "Email cancelled"))
-
-    @on(HeldChanged)
-    def _changed(self, event: HeldChanged) -> None:
+    @on(EmailChanged)
+    def _changed(self, event: EmailChanged) -> None:
         if event.wake and self.app.dispatcher is not None:
             self.app.dispatcher.wake()
         subject = clean(event.message.subject) if event.message.subject else "(no subject)"

@@ -26,8 +26,10 @@ async def open_details(pilot, customer_id: int) -> CustomerDetailsScreen:
     await until(pilot, lambda: isinstance(app.screen, CustomersScreen), "Customers")
     screen = CustomerDetailsScreen(customer_id)
     await app.push_screen(screen)
+    # the whole header, not just its first line: the summary is laid out again once loaded
     await until(pilot, lambda: screen.customer is not None
-                and screen.customer.account_no in screen_text(app), "the account on screen")
+                and screen.customer.account_no in screen_text(app)
+                and " Address " in screen_text(app), "the account's header on screen")
     return screen
 
 

@@ -90,6 +90,20 @@ def describe(request: ScheduleRequest) -> str:
     return f"cron '{request.cron.strip()}'"
 
 
+def request_for(local: datetime, cron: str | None) -> ScheduleRequest:
+    """The request a scheduled time (in the office zone) and rule stand for: a preset when
+    the rule is one, so the dialog reopens on it and the rule reads in words."""
+    on, at = local.date(), local.time().replace(second=0, microsecond=0, tzinfo=None)
+    if not cron:
+        return ScheduleRequest(on, at)
+    cron = " ".join(cron.split())
+    for repeat in (Repeat.DAILY, Repeat.WEEKLY, Repeat.MONTHLY):
+        preset = ScheduleRequest(on, at, repeat)
+        if cron_for(preset) == cron:
+            return preset
+    return ScheduleRequest(on, at, Repeat.CRON, cron)
+
+
 def occurrences(cron: str, after: datetime, tz: str | ZoneInfo) -> Iterator[datetime]:
     """Occurrences strictly after `after`, as aware datetimes in the office zone."""
     z = zone(tz) if isinstance(tz, str) else tz

@@ -394,18 +394,7 @@ class ComposeScreen(ModalScreen[Message | None]):
         message = self.editing
         if message is None:
             return None
-        due = message.scheduled_at or message.due_at
-        if due is None:
-            return None
-        local = schedule.in_zone(due, zone_name)
-        on, at = local.date(), local.time().replace(second=0, microsecond=0, tzinfo=None)
-        if not message.series_rule:
-            return ScheduleRequest(on, at)
-        for repeat in (Repeat.DAILY, Repeat.WEEKLY, Repeat.MONTHLY):
-            request = ScheduleRequest(on, at, repeat)
-            if schedule.preview(request, zone_name).cron == " ".join(message.series_rule.split()):
-                return request
-        return ScheduleRequest(on, at, Repeat.CRON, message.series_rule)
+        return schedule.request_for(message, zone_name)
 
     def _when_chosen(self, request: ScheduleRequest | None) -> None:
         self.asking_when = False

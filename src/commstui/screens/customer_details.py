@@ -31,12 +31,12 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from ..domain import Customer, Message, MessageStatus, Note, Permission, Repeat, ScheduleRequest
+from ..domain import Customer, Message, MessageStatus, Note, Permission, ScheduleRequest
 from ..services import customers
 from ..services import schedule as schedules
 from ..services.customers import CustomerAccount
 from ..widgets.format import DASH, clean, literal
-from ..widgets.message_text import (SOON_SECONDS, long_time, office_zone, repeat_text, short_time,
+from ..widgets.message_text import (SOON_SECONDS, long_time, office_zone, short_time,
                                     shown_time, status_text, utcnow, zone_label)
 from ..widgets.status_line import StatusLine
 from .cancel_email import CancelsEmails, EmailChanged
@@ -169,7 +169,7 @@ def message_detail(m: Message, zone, now: datetime) -> Table:
         *due_rows(m, zone, now),
     ]
     if m.series_rule:
-        rows.append(("Repeats", Text.assemble("↻ ", repeat_text(m.series_rule) or "")))
+        rows.append(("Repeats", Text.assemble("↻ ", schedules.rule_text(m, zone) or "")))
     if m.pending_rcpts and not MessageStatus(m.status).is_final:
         rows.append(("Pending", Text(clean(", ".join(m.pending_rcpts)), style="yellow")))
     if m.last_error:
@@ -191,19 +191,6 @@ def notes_text(notes: list[Note], zone) -> Text:
         text.append(f"{when}  {clean(note.author)}\n", style="dim")
         text.append(clean(note.text, multiline=True))
     return text
-
-
-def initial_request(m: Message, zone_name: str) -> ScheduleRequest:
-    """What the Schedule dialog starts from when an email is rescheduled: its time, its rule."""
-    local = (m.scheduled_at or m.due_at).astimezone(office_zone(zone_name))
-    on, at = local.date(), local.time().replace(second=0, microsecond=0)
-    if not m.series_rule:
-        return ScheduleRequest(on, at)
-    for repeat in (Repeat.DAILY, Repeat.WEEKLY, Repeat.MONTHLY):
-        preset = ScheduleRequest(on, at, repeat)
-        if schedules.preview(preset, zone_name).cron == m.series_rule:
-            return preset
-    return ScheduleRequest(on, at, Repeat.CRON, m.series_rule)
 
 
 TABS = Binding.Group("Tabs")
@@ -452,7 +439,7 @@ class CustomerDetailsScreen(CancelsEmails, Screen):
             return
         zone = self.zone_name or schedules.system_zone_name()
         title = "Reschedule the series" if message.series_id is not None else "Reschedule"
-        dialog = ScheduleScreen(zone, initial=initial_request(message, zone), title=title,
+        dialog = ScheduleScreen(zone, initial=schedules.request_for(message, zone), title=title,
                                 now=self.now() if self._clock_fixed else None)
         self.app.push_screen(dialog, partial(self._reschedule_chosen, message))
 

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from ..domain import DeliveryRecord, MessageStatus, RecipientOutcome
 from ..services import schedule as schedules
 from ..widgets.format import DASH, clean, literal, plural
-from ..widgets.message_text import (STATUS_STYLE, long_time, office_zone, repeat_text, short_time, state,
+from ..widgets.message_text import (STATUS_STYLE, long_time, office_zone, short_time, state,
                                     state_label, status_text, utcnow)
 from ..widgets.status_line import StatusLine
 
@@ -118,7 +118,7 @@ def record_header(record: DeliveryRecord, zone, now: datetime) -> Table:
     if m.sent_at is not None:
         grid.add_row("Sent", long_time(m.sent_at, zone))
     if m.series_rule:
-        grid.add_row("Repeats", f"↻ {repeat_text(m.series_rule)}")
+        grid.add_row("Repeats", f"↻ {schedules.rule_text(m, zone)}")
     if m.last_error and m.status != MessageStatus.SENT:
         label, style = NOTE_LABELS.get(m.status, ("Last error", "red"))
         grid.add_row(label, literal(m.last_error, style=style, multiline=True))

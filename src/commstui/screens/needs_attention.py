@@ -26,7 +26,7 @@ from ..domain import Message, Permission
 from ..services import customers
 from ..services import schedule as schedules
 from ..widgets.format import DASH, clean, literal, plural
-from ..widgets.message_text import long_time, office_zone, repeat_text, short_time, utcnow
+from ..widgets.message_text import long_time, office_zone, short_time, utcnow
 from ..widgets.status_line import StatusLine
 from .cancel_email import CancelsEmails, EmailChanged
 from .customer_details import CustomerDetailsScreen, MessagesChanged
@@ -69,7 +69,7 @@ def held_detail(m: Message, name: str | None, zone, now: datetime) -> Table:
     grid.add_row("To", literal(", ".join(m.to_addrs) or None))
     grid.add_row("Customer", literal(f"{m.account_no or DASH} {name or ''}".strip()))
     if m.series_rule:
-        grid.add_row("Repeats", f"↻ {repeat_text(m.series_rule)}")
+        grid.add_row("Repeats", f"↻ {schedules.rule_text(m, zone)}")
     return grid
 
 

@@ -82,8 +82,18 @@ def until(due: datetime, now: datetime | None = None) -> str:
     return f"{text} ago" if ago else f"in {text}"
 
 
-def in_zone(at: datetime, tz: str) -> datetime:
-    return at.astimezone(ZoneInfo(tz))
+def in_zone(at: datetime, tz: str | ZoneInfo) -> datetime:
+    return at.astimezone(tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz))
+
+
+def request_for(message: Message, tz: str | ZoneInfo) -> ScheduleRequest:
+    """What the Schedule dialog starts from for an existing email: its time, its rule."""
+    return rules.request_for(in_zone(message.scheduled_at or message.due_at, tz), message.series_rule)
+
+
+def rule_text(message: Message, tz: str | ZoneInfo) -> str | None:
+    """A series' rule in the dialog's words ("every Monday at 09:00"), or None."""
+    return rules.describe(request_for(message, tz)) if message.series_rule else None
 
 
 # -- office settings --------------------------------------------------------------------

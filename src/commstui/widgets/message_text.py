@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rich.text import Text
 
 from ..domain import Message, MessageStatus
-from ..services.schedule import WEEKDAYS, until
+from ..services.schedule import until
 from .format import DASH
 
 STATUS_STYLE = {
@@ -96,28 +96,3 @@ def status_text(message: Message, now: datetime) -> Text:
 def shown_time(message: Message) -> datetime | None:
     """The time a log line stands for: when it was sent, else when it is (was) due."""
     return message.sent_at or message.scheduled_at or message.due_at
-
-
-def repeat_text(cron: str | None) -> str | None:
-    """A series' rule in words where it is one of the presets, else the cron expression."""
-    if not cron:
-        return None
-    fields = cron.split()
-    if len(fields) != 5:
-        return f"cron '{cron}'"
-    minute, hour, dom, month, dow = fields
-    if not (minute.isdigit() and hour.isdigit()) or month != "*":
-        return f"cron '{cron}'"
-    at = f"{int(hour):02d}:{int(minute):02d}"
-    if dom == "*" and dow == "*":
-        return f"every day at {at}"
-    if dom == "*" and dow.isdigit() and int(dow) <= 7:
-        return f"every {WEEKDAYS[(int(dow) + 6) % 7]} at {at}"
-    if dom.isdigit() and dow == "*":
-        return f"every month on the {_ordinal(int(dom))} at {at}"
-    return f"cron '{cron}'"
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ..domain import Message, MessageStatus
+from ..domain import Message
 from .db import NotFound
 
 _BASE = (
@@ -243,12 +243,6 @@ def add_attempts(con, rows: list[tuple]) -> None:
         [list(c) for c in cols])
 
 
-def add_attempt(con, id: int, attempt: int, dispatcher: str, finished_at: datetime, outcome: str,
-                reply: str | None, refused: dict[str, str]) -> None:
-    add_attempts(con, [(id, attempt, dispatcher, finished_at, outcome, reply,
-                        [f"{k}: {v}" for k, v in refused.items()])])
-
-
 def attempts(con, id: int) -> list[tuple]:
     """(attempt, dispatcher, finished_at, outcome, reply, refused) oldest first."""
     return con.execute(
@@ -298,9 +292,6 @@ def next_due(con) -> datetime | None:
     ).fetchone()[0]
 
 
-def counts_by_status(con) -> dict[str, int]:
-    return dict(con.execute("select status, count(*) from messages group by status").fetchall())
-
 
 def dispatch_counts(con, now: datetime, hour_later: datetime, day_ago: datetime) -> tuple:
     """(queued, due within the hour, retrying, failed in the last day, held, next due) in one scan."""
@@ -314,8 +305,6 @@ def dispatch_counts(con, now: datetime, hour_later: datetime, day_ago: datetime)
            from messages where channel = 'email' and status in ('queued', 'sending', 'failed', 'held')""",
         [hour_later, day_ago]).fetchone()
 
-
-FINAL = tuple(s.value for s in MessageStatus if s.is_final)
 
 
 def in_flight(con, owner: str, ids: list[int]) -> list[Message]:

@@ -106,6 +106,8 @@ def test_viewers_cannot_schedule_reschedule_or_cancel(ctx, operator, viewer, off
     request = ScheduleRequest(date(2027, 1, 1), time(9, 0))
     with pytest.raises(PermissionDenied):
         schedule.schedule_email(ctx, viewer, customer_id, draft(), request)
+    with pytest.raises(PermissionDenied):
+        schedule.schedule_email_to_account(ctx, viewer, "A1000001", draft(), request)
     message = schedule.schedule_email(ctx, operator, customer_id, draft(), request)
     for attempt in (lambda: schedule.cancel(ctx, viewer, message.id),
                     lambda: schedule.reschedule(ctx, viewer, message.id, request),

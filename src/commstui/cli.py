@@ -412,7 +412,7 @@ def send(db: Path | None, username: str, account: str, to: tuple[str, ...], cc: 
 
     A running commstui (or `commstui dispatch`) sends it; `commstui log` shows the outcome.
     """
-    from .services import auth, customers
+    from .services import auth
     from .services import email as email_service
     from .services import schedule
 
@@ -437,12 +437,7 @@ def send(db: Path | None, username: str, account: str, to: tuple[str, ...], cc: 
             when is None or when.tzinfo) else when.replace(tzinfo=zone)
         request = ScheduleRequest(local.date(), local.time().replace(second=0, microsecond=0),
                                   Repeat.CRON if cron else Repeat.NONE, cron or "")
-        customer = customers.get_by_account(ctx, sender, account)
-        if not draft.to.strip():
-            if not customer.email:
-                raise Failure("Invalid input", f"Customer {customer.account_no} has no email address; give --to.")
-            draft.to = customer.email
-        message = schedule.schedule_email(ctx, sender, customer.id, draft, request)
+        message = schedule.schedule_email_to_account(ctx, sender, account, draft, request)
         first = message.scheduled_at.astimezone(zone)
         click.echo(f"Scheduled for {first:%a %d %b %Y %H:%M} {first.tzname()} ({zone.key}), "
                    f"{schedule.until(message.scheduled_at)}"

@@ -158,13 +158,19 @@ def send_email_to_account(ctx: Context, user: User, account_no: str, draft: Emai
                           due_at: datetime | None = None) -> Message:
     """The CLI's way in: by account number, To defaulting to the customer's email."""
     require(user, Permission.CUSTOMER_VIEW, Permission.CUSTOMER_EDIT)
+    return send_email(ctx, user, *for_account(ctx, account_no, draft), due_at)
+
+
+def for_account(ctx: Context, account_no: str, draft: EmailDraft) -> tuple[int, EmailDraft]:
+    """(customer id, draft) for an account number, To defaulting to the customer's email.
+    The caller has checked permissions."""
     with ctx.db.connect() as con:
         customer = customers_store.get_by_account(con, account_no)
     if not draft.to.strip():
         if not customer.email:
             raise ValidationError(f"Customer {customer.account_no} has no email address; give --to.", "to")
         draft.to = customer.email
-    return send_email(ctx, user, customer.id, draft, due_at)
+    return customer.id, draft
 
 
 def log(ctx: Context, user: User, account_no: str | None = None, limit: int = 200) -> list[Message]:

@@ -19,7 +19,7 @@ from ..store import notes as notes_store
 from ..store import office as office_store
 from ..store import series as series_store
 from .context import Context, require
-from .email import EmailDraft, check_draft
+from .email import EmailDraft, check_draft, for_account
 from .errors import NoMailServer, ValidationError
 
 RuleError = rules.RuleError
@@ -186,6 +186,13 @@ def schedule_email(ctx: Context, user: User, customer_id: int, draft: EmailDraft
         return messages_store.get(con, mid)
 
     return ctx.db.run(queue)
+
+
+def schedule_email_to_account(ctx: Context, user: User, account_no: str, draft: EmailDraft,
+                              request: ScheduleRequest) -> Message:
+    """The CLI's way in: by account number, To defaulting to the customer's email."""
+    require(user, Permission.CUSTOMER_VIEW, Permission.CUSTOMER_EDIT)
+    return schedule_email(ctx, user, *for_account(ctx, account_no, draft), request)
 
 
 def _changeable(con, message_id: int) -> Message:

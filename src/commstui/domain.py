@@ -12,6 +12,9 @@ class Permission(enum.StrEnum):
     CUSTOMER_EDIT = "customer.edit"
     MAIL_SETTINGS = "settings.mail"
     USERS_MANAGE = "users.manage"
+    BULK_SEND = "bulk.send"            # the bulk send wizard, its dashboards and results
+    BULK_APPROVE = "bulk.approve"      # release (or reject) a generated batch
+    TEMPLATES = "templates.manage"     # create and edit templates
 
 
 class Role(enum.StrEnum):
@@ -34,6 +37,9 @@ class Role(enum.StrEnum):
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     Role.CUSTOMER_VIEW: frozenset({Permission.CUSTOMER_VIEW}),
     Role.CUSTOMER_EDIT: frozenset({Permission.CUSTOMER_EDIT}),
+    Role.BULK_SEND: frozenset({Permission.BULK_SEND}),
+    Role.BULK_APPROVE: frozenset({Permission.BULK_APPROVE}),
+    Role.TEMPLATES: frozenset({Permission.TEMPLATES}),
 }
 ALL_ROLES = [r.value for r in Role]
 
@@ -46,17 +52,19 @@ class MessageStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     HELD = "held"        # missed its time while no dispatcher ran; waits for an operator
     MISSED = "missed"    # missed its time and skipped, by the missed-run policy
+    PENDING = "pending"  # in a bulk batch that waits for approval: nothing goes before it
+    POSTED = "posted"    # a letter someone marked as posted
 
     @property
     def label(self) -> str:
         # "sent" only means the server took it; say so where operators read it.
         return {"sent": "accepted by mail server", "held": "needs attention",
-                "missed": "missed (skipped)"}.get(self.value, self.value)
+                "missed": "missed (skipped)", "pending": "awaiting approval"}.get(self.value, self.value)
 
     @property
     def is_final(self) -> bool:
         return self in (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED,
-                        MessageStatus.MISSED)
+                        MessageStatus.MISSED, MessageStatus.POSTED)
 
 
 class MissedPolicy(enum.StrEnum):
@@ -87,6 +95,44 @@ class Channel(enum.StrEnum):
     LETTER = "letter"
     SMS = "sms"
     ROBOCALL = "robocall"
+
+
+class ChannelMode(enum.StrEnum):
+    """How a bulk send reaches each recipient."""
+
+    PREFERRED = "preferred"   # each customer's preferred delivery: email or post
+    EMAIL = "email"
+    LETTER = "letter"
+    SMS = "sms"
+    ROBOCALL = "robocall"
+
+    @property
+    def label(self) -> str:
+        return {"preferred": "Preferred delivery (email or post)", "email": "Email", "letter": "Letter (post)",
+                "sms": "SMS", "robocall": "RoboCall"}[self.value]
+
+
+class RecipientKind(enum.StrEnum):
+    CUSTOMER = "customer"
+    CONTACT = "contact"
+    OWNER = "owner"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class BatchStatus(enum.StrEnum):
+    GENERATING = "generating"
+    PENDING = "pending"       # generated, waiting for approval
+    APPROVED = "approved"     # released: its messages are queued (letters wait to be posted)
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"   # generation was cancelled; nothing of it goes
+    FAILED = "failed"         # generation stopped with an error; nothing of it goes
+
+    @property
+    def label(self) -> str:
+        return {"pending": "pending approval"}.get(self.value, self.value)
 
 
 class Security(enum.StrEnum):
@@ -337,3 +383,133 @@ class DispatcherStatus:
     needs_attention: int  # held
     next_due: datetime | None
     dispatchers: tuple[DispatcherInfo, ...] = ()   # seen in the last few minutes
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    customer_id: int
+    name: str
+    email: str | None
+    phone: str | None
+    mobile: str | None
+    receives_notices: bool
+    sms_opt_in: bool = False
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Template:
+    id: int
+    name: str
+    description: str
+    subject: str
+    text_body: str
+    html_body: str
+    letter_body: str
+    sms_body: str
+    updated_by: str = ""
+    updated_at: datetime | None = None
+
+    def supports(self, channel: str) -> bool:
+        """Whether it has a body for that channel (a letter falls back on the text body)."""
+        if channel in (Channel.SMS, Channel.ROBOCALL):
+            return bool(self.sms_body.strip())
+        if channel == Channel.LETTER:
+            return bool(self.letter_body.strip() or self.text_body.strip())
+        return bool(self.text_body.strip() or self.html_body.strip())
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: int
+    filename: str
+    size: int
+    sha256: str
+    pages: int | None
+    content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One line of the bulk review list: who, on which channel, and where to."""
+
+    account_no: str | None          # the customer at the location
+    linked_account_no: str | None   # the customer's or owner's own account; None for a contact
+    kind: str                       # RecipientKind
+    name: str
+    channel: str                    # Channel
+    destination: str | None         # email, postal address (one line), phone or SMS number
+    customer_id: int                # whose account gets the note (the owner's, for an owner)
+    contact_id: int | None = None
+    problem: str | None = None      # why it cannot be reached on its channel; None when it can
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    title: str
+    status: str
+    channel_mode: str
+    created_by: str
+    created_at: datetime
+    template_name: str | None = None
+    subject: str = ""
+    text_body: str = ""
+    html_body: str = ""
+    letter_body: str = ""
+    sms_body: str = ""
+    attachment: Attachment | None = None
+    generated_at: datetime | None = None
+    recipients: int = 0
+    emails: int = 0
+    letters: int = 0
+    sms: int = 0
+    robocalls: int = 0
+    not_generated: int = 0
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_comment: str | None = None
+    error: str | None = None
+    selection: str = "{}"
+
+    @property
+    def generated(self) -> int:
+        return self.emails + self.letters + self.sms + self.robocalls
+
+
+@dataclass(frozen=True)
+class BatchFailure:
+    """A recipient who got nothing, or whose message failed, and why."""
+
+    account_no: str | None
+    linked_account_no: str | None
+    kind: str
+    name: str
+    channel: str
+    destination: str | None
+    reason: str
+    message_id: int | None = None    # None: nothing was generated for them
+
+
+@dataclass(frozen=True)
+class BatchResults:
+    batch: Batch
+    succeeded: int        # accepted by the server / posted / sent to the provider
+    waiting: int          # still queued, retrying, or letters not yet posted
+    failed: int           # failed messages plus recipients nothing was generated for
+    failures: tuple[BatchFailure, ...]
+
+
+@dataclass(frozen=True)
+class SmsProvider:
+    id: int
+    name: str
+    kind: str             # twilio
+    base_url: str
+    account_sid: str
+    token_ref: str | None  # "env:VAR" or "secret:KEY"; never the token itself
+    from_number: str
+    default_region: str = "AU"
+    verify_tls: bool = True
+    active: bool = False

@@ -14,6 +14,9 @@ _WORDS = {
     Permission.CUSTOMER_EDIT: "change or email customers (role customerEdit)",
     Permission.MAIL_SETTINGS: "change mail server settings (administrator)",
     Permission.USERS_MANAGE: "manage users (administrator)",
+    Permission.BULK_SEND: "send bulk correspondence (role bulkSend)",
+    Permission.BULK_APPROVE: "approve bulk sends (role bulkApprove)",
+    Permission.TEMPLATES: "edit templates (role templates)",
 }
 
 
@@ -25,6 +28,17 @@ def require(user: User | None, *permissions: Permission) -> User:
     if missing:
         raise PermissionDenied(
             f"{user.username} is not allowed to " + " and ".join(_WORDS.get(p, p.value) for p in missing) + "."
+        )
+    return user
+
+
+def require_any(user: User | None, *permissions: Permission) -> User:
+    """Allowed with any one of the permissions (e.g. a dashboard for senders and approvers)."""
+    if user is None or not user.active:
+        raise PermissionDenied("You are not logged in.")
+    if not any(user.can(p) for p in permissions):
+        raise PermissionDenied(
+            f"{user.username} is not allowed to " + " or ".join(_WORDS.get(p, p.value) for p in permissions) + "."
         )
     return user
 

@@ -21,6 +21,7 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from .delivery.dispatcher import Dispatcher
+from .delivery.texts import TextSender
 from .domain import DispatcherStatus, Permission, User
 from .screens.customer_details import MessagesChanged
 from .screens.customers import CustomersScreen, NoCustomersAccessScreen
@@ -72,6 +73,20 @@ class CommsCommands(Provider):
                           "Find a customer by account no, name, email or phone"))
             found.append(("Delivery: Needs attention", app.action_open_needs_attention,
                           "Emails held after missing their time: send, reschedule or cancel"))
+        if user.can(Permission.BULK_SEND):
+            found.append(("Bulk: Send wizard", app.action_open_bulk_wizard,
+                          "Email, letter, SMS or RoboCall to buildings or lists of accounts"))
+        if user.can(Permission.BULK_SEND) or user.can(Permission.BULK_APPROVE):
+            found.append(("Bulk: Batches and approval", app.action_open_batches,
+                          "Generated batches: approve or reject, results and error reports"))
+        if user.can(Permission.BULK_SEND):
+            found.append(("Bulk: Undelivered emails", app.action_open_undelivered_emails,
+                          "Bulk emails queued, retrying or failed: retry or cancel"))
+            found.append(("Bulk: Undelivered posted mail", app.action_open_unposted_letters,
+                          "Letters not yet posted: print a batch PDF, mark them posted"))
+        if user.can(Permission.TEMPLATES) or user.can(Permission.BULK_SEND):
+            found.append(("Templates: Manage", app.action_open_templates,
+                          "Create, edit and preview email, letter and SMS templates"))
         if user.can(Permission.MAIL_SETTINGS):
             # the one that applies; while the state is not known yet, Pause (harmless twice)
             if app.dispatching_paused():
@@ -82,6 +97,8 @@ class CommsCommands(Provider):
                               "F7: stop claiming new emails everywhere; sends in flight finish"))
             found.append(("Mail: Settings", app.action_open_mail_settings,
                           "Mail server, From address, pacing, send a test email"))
+            found.append(("SMS: Settings", app.action_open_sms_settings,
+                          "SMS and RoboCall provider: account, token, from number, send a test SMS"))
             found.append(("Settings: Office (time zone, missed runs)", app.action_open_office_settings,
                           "Office time zone, what happens to missed sends, retry lifetime"))
         if app.demo_outbox is not None:
@@ -135,6 +152,10 @@ class CommsApp(App[None]):
         self.run_dispatcher = run_dispatcher
         self.login_name = login_name
         self._dispatch_task: asyncio.Task | None = None
+        # SMS and RoboCall go beside email, with their own claims and provider
+        self.text_sender: TextSender | None = None
+        self._texts_task: asyncio.Task | None = None
+        self._texts_stop: asyncio.Event | None = None
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._busy_shown_at = 0.0
         # the dispatcher's figures for every status line: one reader for the whole app
@@ -193,8 +214,38 @@ class CommsApp(App[None]):
         self.dispatcher = Dispatcher(self.ctx.db, self.ctx.settings, on_change=self._messages_changed)
         self._dispatch_task = asyncio.create_task(self.dispatcher.run(), name="commstui dispatcher")
         self._dispatch_task.add_done_callback(self._dispatcher_ended)
+        self.text_sender = TextSender(self.ctx.db, self.ctx.settings)
+        self._texts_stop = asyncio.Event()
+        self._texts_task = asyncio.create_task(self.text_sender.run(self._texts_stop), name="commstui texts")
+        self._texts_task.add_done_callback(self._texts_ended)
+
+    def wake_senders(self) -> None:
+        """Something became due now (a send, an approved batch): look at once, not at the next tick."""
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+        if self.text_sender is not None:
+            self.text_sender.wake()
+
+    def _texts_ended(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("text sender crashed", exc_info=task.exception())
+            if task is self._texts_task:
+                self._texts_task = None
+                self.text_sender = None
+                self.notify(f"Background SMS/RoboCall sending stopped: {task.exception()}.",
+                            title="Texts stopped", severity="error", timeout=15)
 
     async def _stop_dispatcher(self) -> None:
+        texts, stop = self._texts_task, self._texts_stop
+        self._texts_task = self._texts_stop = self.text_sender = None
+        if texts is not None and stop is not None:
+            stop.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(texts), timeout=DISPATCHER_STOP_TIMEOUT)
+            except TimeoutError:
+                texts.cancel()
+            except Exception:
+                log.exception("text sender stopped with an error")
         task, dispatcher = self._dispatch_task, self.dispatcher
         self._dispatch_task = None
         self.dispatcher = None
@@ -311,8 +362,7 @@ class CommsApp(App[None]):
             self.notify(PAUSED_NOTICE, title="Paused", severity="warning", timeout=8)
         else:
             self.notify(RESUMED_NOTICE, title="Resumed", timeout=5)
-            if self.dispatcher is not None:
-                self.dispatcher.wake()
+            self.wake_senders()
         if event.user is self.user:
             self._show_dispatcher_view(DispatcherView(event.figures, self._dispatch_task is not None))
 
@@ -394,6 +444,44 @@ class CommsApp(App[None]):
                         title="Not available", severity="warning")
             return
         self.push_screen(NeedsAttentionScreen())
+
+    def _push_screen_from(self, module: str, name: str, allowed: bool, refusal: str, **kwargs) -> None:
+        """Open a screen by module and class name (imported when first used: keeps start-up fast)."""
+        if self.user is None or not allowed:
+            self.notify(refusal, title="Not allowed", severity="warning")
+            return
+        from importlib import import_module
+
+        self.push_screen(getattr(import_module(f".screens.{module}", __package__), name)(**kwargs))
+
+    def action_open_bulk_wizard(self) -> None:
+        self._push_screen_from("bulk_wizard", "BulkWizardScreen", self._can(Permission.BULK_SEND),
+                               "Bulk sending needs the role bulkSend; ask an administrator.")
+
+    def action_open_batches(self, batch_id: int | None = None) -> None:
+        self._push_screen_from("batches", "BatchesScreen",
+                               self._can(Permission.BULK_SEND) or self._can(Permission.BULK_APPROVE),
+                               "Batches are for bulk senders and approvers (bulkSend, bulkApprove).")
+
+    def action_open_undelivered_emails(self, batch_id: int | None = None) -> None:
+        self._push_screen_from("undelivered_emails", "UndeliveredEmailsScreen", self._can(Permission.BULK_SEND),
+                               "The Undelivered Emails dashboard needs the role bulkSend.", batch_id=batch_id)
+
+    def action_open_unposted_letters(self, batch_id: int | None = None) -> None:
+        self._push_screen_from("unposted_letters", "UnpostedLettersScreen", self._can(Permission.BULK_SEND),
+                               "The Undelivered Posted Mail dashboard needs the role bulkSend.", batch_id=batch_id)
+
+    def action_open_templates(self) -> None:
+        self._push_screen_from("templates", "TemplatesScreen",
+                               self._can(Permission.TEMPLATES) or self._can(Permission.BULK_SEND),
+                               "Templates are for the roles templates (edit) and bulkSend (read).")
+
+    def action_open_sms_settings(self) -> None:
+        self._push_screen_from("sms_settings", "SmsSettingsScreen", self._can(Permission.MAIL_SETTINGS),
+                               "SMS and RoboCall settings are for administrators.")
+
+    def _can(self, permission: Permission) -> bool:
+        return self.user is not None and self.user.can(permission)
 
     def action_open_outbox(self) -> None:
         if self.demo_outbox is None:

@@ -461,15 +461,17 @@ def dispatch(db: Path | None, once: bool) -> None:
     share one database: each email is claimed by one of them.
     """
     from .delivery.dispatcher import Dispatcher
-    from .services import mail_settings
+    from .delivery.texts import TextSender
+    from .services import mail_settings, sms_settings
     from .services.errors import NoMailServer
 
     ctx = open_context(_resolve_db(db), create=False)
+    texts_ready = sms_settings.provider_ready(ctx, LOCAL_ADMIN).ready
     if mail_settings.active_server(ctx, LOCAL_ADMIN) is None:
         advice = f"set one with `commstui smtp set ...{_db_arg(db)}`"
-        if once:
+        if once and not texts_ready:
             raise NoMailServer(f"No active mail server is configured: {advice}.")
-        click.echo(f"Warning: no active mail server yet; nothing is sent until you {advice}.", err=True)
+        click.echo(f"Warning: no active mail server yet; no email is sent until you {advice}.", err=True)
     if once:
         dispatcher = Dispatcher(ctx.db, ctx.settings, kind="service")
         handled = asyncio.run(dispatcher.run_once())
@@ -479,6 +481,9 @@ def dispatch(db: Path | None, once: bool) -> None:
         later = handled - dispatcher.sent - dispatcher.failed
         click.echo(f"Handled {handled}: {dispatcher.sent} sent (accepted by the mail server), "
                    f"{dispatcher.failed} failed, {later} to retry later.")
+        texts = asyncio.run(TextSender(ctx.db, ctx.settings).run_once())
+        if texts.claimed or texts.waiting or texts.problem:
+            click.echo(f"Texts: {texts.summary()}")
         return
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     click.echo(f"Dispatching from {ctx.db.path} (when idle, sleeps until the next due email, looking for "
@@ -490,22 +495,28 @@ def dispatch(db: Path | None, once: bool) -> None:
 
 async def _dispatch_until_signalled(ctx):
     from .delivery.dispatcher import Dispatcher
+    from .delivery.texts import TextSender
 
     dispatcher = Dispatcher(ctx.db, ctx.settings, kind="service")
     task = asyncio.create_task(dispatcher.run())
+    # SMS and RoboCall go beside email, with the same claims, leases and graceful stop
+    texts_stop = asyncio.Event()
+    texts = asyncio.create_task(TextSender(ctx.db, ctx.settings).run(texts_stop))
 
     def on_signal() -> None:
         if dispatcher.stopping:
             task.cancel()  # asked twice: do not wait; leases run out and others resend
+            texts.cancel()
             return
-        click.echo("Stopping: finishing the emails in flight...", err=True)
+        click.echo("Stopping: finishing the emails and texts in flight...", err=True)
         dispatcher.stop()
+        texts_stop.set()
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     try:
-        await task
+        await asyncio.gather(task, texts)
     except asyncio.CancelledError:
         pass
     return dispatcher
@@ -672,6 +683,10 @@ def dispatcher_resume(db: Path | None) -> None:
 
     schedule.set_paused(open_context(_resolve_db(db), create=False), LOCAL_ADMIN, False)
     click.echo("Dispatching resumed.")
+
+
+# verbs kept in their own modules, registered on `cli` when imported
+from . import cli_bulk, cli_sms  # noqa: E402,F401
 
 
 # -- the entry point -------------------------------------------------------------------

@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     """Seconds a dispatcher stops claiming after a mail server said "slow down"
     (421/454); doubles while it keeps saying so, up to 10 minutes."""
 
+    attachment_warn_mb: float = 10.0
+    """An attachment bigger than this (MB) gets a warning: some mail servers refuse large mail."""
+
+    attachment_max_mb: float = 25.0
+    """An attachment bigger than this (MB) is refused."""
+
+    letter_processes: int | None = None
+    """Processes that make letter PDFs at once during bulk generation [default: one per CPU core]."""
+
     login_max_failures: int = 5
     """Wrong passwords in a row before an account is locked."""
 

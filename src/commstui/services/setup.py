@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from importlib import resources
 
 from ..store import customers as customers_store
+from ..store import contacts as contacts_store
 from ..store import mail_servers as mail_store
+from ..store import office as office_store
+from ..store import templates as templates_store
 from ..store import users as users_store
 from ..store.customers import SEARCH_TEXT_SQL
 from ..store.db import migrate, schema_version
@@ -42,6 +45,7 @@ def load_sample(ctx: Context) -> dict:
     buildings = _rows("buildings.csv")
     companies = _rows("companies.csv")
     people = json.loads(resources.files("commstui.sample_data").joinpath("users.json").read_text("utf-8"))
+    office = json.loads(resources.files("commstui.sample_data").joinpath("office.json").read_text("utf-8"))
 
     def load(con):
         first = customers[0]["account_no"]
@@ -69,6 +73,10 @@ def load_sample(ctx: Context) -> dict:
                 mobile=_none(c.get("mobile")), sms_opt_in=c.get("sms_opt_in", "").lower() in ("1", "true", "yes"),
                 address_line1=_none(c.get("address_line1")), address_line2=_none(c.get("address_line2")),
                 city=_none(c.get("city")), state=_none(c.get("state")), postcode=_none(c.get("postcode")))
+        _load_people_around(con)
+        office_store.put(con, {k: v for k, v in office.items() if k not in office_store.get_all(con)}, "sample")
+        if resources.files("commstui.sample_data").joinpath("templates.json").is_file():
+            templates_store.load_samples(con, "sample")
         for g in people.get("group_roles", []):
             users_store.upsert_group_role(con, g["name"], g["roles"], g.get("description"))
         for u in people["users"]:
@@ -80,6 +88,19 @@ def load_sample(ctx: Context) -> dict:
                 "companies": len(companies), "users": len(people["users"])}
 
     return ctx.db.run(load)
+
+
+def _load_people_around(con) -> None:
+    """Location owners and contacts flagged for notices (bulk sends include them on request)."""
+    ids = dict(con.execute("select account_no, id from customers").fetchall())
+    for row in _rows("owners.csv"):
+        con.execute("update customers set owner_id = ? where id = ?",
+                    [ids[row["owner_account_no"]], ids[row["account_no"]]])
+    for row in _rows("contacts.csv"):
+        contacts_store.insert(con, customer_id=ids[row["account_no"]], name=row["name"], email=_none(row["email"]),
+                              phone=_none(row["phone"]), mobile=_none(row["mobile"]),
+                              receives_notices=row["receives_notices"] == "true",
+                              sms_opt_in=row["sms_opt_in"] == "true")
 
 
 _FIRST = ["Olivia", "Noah", "Charlotte", "Jack", "Amelia", "William", "Isla", "Oliver", "Mia", "Leo",

@@ -88,3 +88,17 @@ def capture(tmp_path):
 
     with CaptureServer(tmp_path / "outbox") as server:
         yield server
+
+
+def test_the_letterhead_is_an_office_setting_printed_on_letters(ready_db, tmp_path):
+    shown = ok(run("office", "set", "--db", ready_db, "--letterhead-name", "Quayside Strata",
+                   "--letterhead-address", "9 Quay St", "--letterhead-address", "Sydney NSW 2000"))
+    assert "letterhead:     Quayside Strata · 9 Quay St · Sydney NSW 2000" in shown.stdout
+    assert "one line" in one_line_error(run("office", "set", "--db", ready_db, "--letterhead-name", "a\nb"))
+
+    ok(run("bulk", "--db", ready_db, "--user", SENDER[0], "--accounts-file", "-", "--channel", "letter",
+           "--subject", "Hello", "--body", "Dear {{ recipient.name }}", password=SENDER[1], stdin="A1000002\n"))
+    ok(run("approve", "1", "--db", ready_db, "--user", APPROVER[0], password=APPROVER[1]))
+    ok(run("letters", "print", "1", "--out", tmp_path / "one.pdf", "--db", ready_db))
+    text = PdfReader(tmp_path / "one.pdf").pages[0].extract_text()
+    assert "Quayside Strata" in text and "9 Quay St" in text and "Dear Rajesh Kumar" in text

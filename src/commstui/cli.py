@@ -612,9 +612,14 @@ def office_show(db: Path | None) -> None:
     """Print the office settings."""
     from .services import schedule
 
-    s = schedule.get_office_settings(open_context(_resolve_db(db), create=False), LOCAL_ADMIN)
+    from .services import bulk
+
+    ctx = open_context(_resolve_db(db), create=False)
+    s = schedule.get_office_settings(ctx, LOCAL_ADMIN)
+    head = bulk.get_letterhead(ctx, LOCAL_ADMIN)
     click.echo(f"time zone:      {s.timezone}\nmissed runs:    up to {s.grace_minutes} min late: send; "
-               f"later: {s.missed_policy.label}\nretry lifetime: {s.lifetime_hours} h")
+               f"later: {s.missed_policy.label}\nretry lifetime: {s.lifetime_hours} h\n"
+               f"letterhead:     {_plain(' · '.join([head.name, *head.address_lines, head.phone, head.email]))}")
 
 
 @office_group.command("set", context_settings=CONTEXT)
@@ -625,14 +630,26 @@ def office_show(db: Path | None) -> None:
 @click.option("--grace-minutes", type=click.IntRange(min=0), metavar="N", help="Up to this late, just send.")
 @click.option("--lifetime-hours", type=click.IntRange(min=1), metavar="N",
               help="Retry temporary failures this long, then fail.")
+@click.option("--letterhead-name", metavar="TEXT", help="The office name at the top of letters.")
+@click.option("--letterhead-address", metavar="LINE", multiple=True, help="An address line (repeat, up to 4).")
+@click.option("--letterhead-phone", metavar="TEXT", help="The phone number on letters.")
+@click.option("--letterhead-email", metavar="ADDR", help="The email address on letters.")
 def office_set(db: Path | None, timezone: str | None, missed_policy: str | None, grace_minutes: int | None,
-               lifetime_hours: int | None) -> None:
+               lifetime_hours: int | None, letterhead_name: str | None, letterhead_address: tuple[str, ...],
+               letterhead_phone: str | None, letterhead_email: str | None) -> None:
     """Change the office settings (what is not given stays)."""
     from dataclasses import replace
 
-    from .services import schedule
+    from .services import bulk, schedule
 
     ctx = open_context(_resolve_db(db), create=False)
+    if letterhead_name is not None or letterhead_address or letterhead_phone is not None or letterhead_email is not None:
+        head = bulk.get_letterhead(ctx, LOCAL_ADMIN)
+        bulk.save_letterhead(ctx, LOCAL_ADMIN, bulk.LetterheadForm(
+            letterhead_name if letterhead_name is not None else head.name,
+            list(letterhead_address) or head.address_lines,
+            letterhead_phone if letterhead_phone is not None else head.phone,
+            letterhead_email if letterhead_email is not None else head.email))
     current = schedule.get_office_settings(ctx, LOCAL_ADMIN)
     changes = {k: v for k, v in dict(timezone=timezone, grace_minutes=grace_minutes,
                                      lifetime_hours=lifetime_hours).items() if v is not None}

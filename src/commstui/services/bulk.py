@@ -28,7 +28,7 @@ from ..store import messages as messages_store
 from ..store import office as office_store
 from ..store import sms as sms_store
 from ..store import templates as templates_store
-from .context import Context, require
+from .context import Context, require, require_any
 from .errors import NoMailServer, ServiceError, ValidationError
 
 CHUNK = 5_000            # recipients merged and stored per transaction: nobody waits long on the file
@@ -373,6 +373,37 @@ def _letterhead(con):
         address_lines=tuple(line for line in (values.get("letterhead_address") or "").splitlines() if line.strip()),
         phone=values.get("letterhead_phone") or "",
         email=values.get("letterhead_email") or (server.from_addr if server else ""))
+
+
+@dataclass
+class LetterheadForm:
+    """The office's name and address printed at the top of every letter."""
+
+    name: str = ""
+    address_lines: list[str] = field(default_factory=list)
+    phone: str = ""
+    email: str = ""
+
+
+def get_letterhead(ctx: Context, user: User) -> LetterheadForm:
+    require_any(user, Permission.BULK_SEND, Permission.MAIL_SETTINGS)
+    with ctx.db.connect() as con:
+        head = _letterhead(con)
+    return LetterheadForm(head.name, list(head.address_lines), head.phone, head.email)
+
+
+def save_letterhead(ctx: Context, user: User, form: LetterheadForm) -> LetterheadForm:
+    require(user, Permission.MAIL_SETTINGS)
+    values = {"letterhead_name": form.name, "letterhead_address": "\n".join(form.address_lines),
+              "letterhead_phone": form.phone, "letterhead_email": form.email}
+    for key, value in values.items():
+        if any(ch in value for ch in "\x00\x1b") or (key != "letterhead_address" and "\n" in value):
+            raise ValidationError(f"Letterhead: {key.split('_')[1]} must be plain text on one line.", key)
+    if len(form.address_lines) > 4:
+        raise ValidationError("Letterhead: at most four address lines fit above the window.", "letterhead_address")
+    ctx.db.run(lambda con: office_store.put(con, {k: v.strip() or None for k, v in values.items()},
+                                            user.username))
+    return get_letterhead(ctx, user)
 
 
 def _merge_row(base: dict, r: Recipient, user: User, today: str) -> dict:

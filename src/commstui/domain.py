@@ -499,6 +499,7 @@ class BatchResults:
     waiting: int          # still queued, retrying, or letters not yet posted
     failed: int           # failed messages plus recipients nothing was generated for
     failures: tuple[BatchFailure, ...]
+    cancelled: int = 0    # messages cancelled after approval (from the dashboard)
 
 
 @dataclass(frozen=True)

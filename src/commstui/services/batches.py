@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..delivery.email import _html_to_text
 from ..domain import Batch, BatchResults, BatchStatus, Channel, Permission, RecipientKind, User
 from ..store import batches as store
 from ..store import notes as notes_store
@@ -45,13 +46,15 @@ class ApprovalSummary:
     why_not: str | None      # why this user may not approve it
 
 
-def _may_decide(user: User, batch: Batch) -> str | None:
+def _refusal(user: User, batch: Batch) -> ServiceError | None:
+    """Why this user may not decide this batch now (the error to raise), or None."""
     if not user.can(Permission.BULK_APPROVE):
-        return f"{user.username} is not allowed to approve bulk sends (role bulkApprove)."
+        return PermissionDenied(f"{user.username} is not allowed to approve bulk sends (role bulkApprove).")
     if batch.created_by == user.username and not user.is_admin:
-        return "You generated this batch: another approver must release it (administrators may approve their own)."
+        return PermissionDenied("You generated this batch: another approver must release it (administrators "
+                                "may approve their own).")
     if batch.status != BatchStatus.PENDING:
-        return f"Batch {batch.id} is {BatchStatus(batch.status).label}, not pending approval."
+        return ServiceError(f"Batch {batch.id} is {BatchStatus(batch.status).label}, not pending approval.")
     return None
 
 
@@ -59,11 +62,12 @@ def approval_summary(ctx: Context, user: User, batch_id: int) -> ApprovalSummary
     require_any(user, Permission.BULK_SEND, Permission.BULK_APPROVE)
     with ctx.db.connect() as con:
         batch = store.get(con, batch_id)
-        samples = [Sample(channel, ", ".join(to or ()), subject, body)
-                   for channel, to, subject, body, _ in store.sample_messages(con, batch_id)]
+        # what the approver reads is what a text-only mail reader would show
+        samples = [Sample(channel, ", ".join(to or ()), subject, _html_to_text(body) if is_html else body)
+                   for channel, to, subject, body, is_html in store.sample_messages(con, batch_id)]
         failed = len(store.failures(con, batch_id))
-    why = _may_decide(user, batch)
-    return ApprovalSummary(batch, samples, failed, why is None, why)
+    refusal = _refusal(user, batch)
+    return ApprovalSummary(batch, samples, failed, refusal is None, str(refusal) if refusal else None)
 
 
 def _decide(ctx: Context, user: User, batch_id: int, approve: bool, comment: str) -> Batch:
@@ -74,9 +78,9 @@ def _decide(ctx: Context, user: User, batch_id: int, approve: bool, comment: str
 
     def decide(con):
         batch = store.get(con, batch_id)
-        why = _may_decide(user, batch)
-        if why:
-            raise PermissionDenied(why) if "generated this batch" in why else ServiceError(why)
+        refusal = _refusal(user, batch)
+        if refusal is not None:
+            raise refusal
         now = datetime.now(UTC)
         if approve:
             store.decide(con, batch_id, status=BatchStatus.APPROVED, by=user.username, comment=comment)
@@ -104,9 +108,9 @@ def results(ctx: Context, user: User, batch_id: int) -> BatchResults:
     require_any(user, Permission.BULK_SEND, Permission.BULK_APPROVE)
     with ctx.db.connect() as con:
         batch = store.get(con, batch_id)
-        succeeded, waiting, _failed = store.outcome_counts(con, batch_id)
+        succeeded, waiting, _failed, cancelled = store.outcome_counts(con, batch_id)
         failures = store.failures(con, batch_id)
-    return BatchResults(batch, succeeded, waiting, len(failures), tuple(failures))
+    return BatchResults(batch, succeeded, waiting, len(failures), tuple(failures), cancelled)
 
 
 def error_report(ctx: Context, user: User, batch_id: int, out: Path) -> Path:
@@ -177,6 +181,11 @@ class UnpostedLetter:
     address: str
     pages: int
     created_at: datetime
+    attachment_pages: int = 0     # printed after the letter
+
+    @property
+    def printed_pages(self) -> int:
+        return self.pages + self.attachment_pages
 
 
 def unposted_letters(ctx: Context, user: User, batch_id: int | None = None,
@@ -184,8 +193,8 @@ def unposted_letters(ctx: Context, user: User, batch_id: int | None = None,
     require(user, Permission.BULK_SEND)
     with ctx.db.connect() as con:
         rows = store.unposted_letters(con, batch_id, limit)
-    return [UnpostedLetter(mid, bid, acc, name or "", address or "", pages, at)
-            for mid, bid, acc, name, address, pages, at in rows]
+    return [UnpostedLetter(mid, bid, acc, name or "", address or "", pages, at, extra)
+            for mid, bid, acc, name, address, pages, at, extra in rows]
 
 
 def print_letters(ctx: Context, user: User, message_ids: Sequence[int], out: Path) -> tuple[Path, int]:

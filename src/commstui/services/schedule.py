@@ -18,7 +18,7 @@ from ..store import messages as messages_store
 from ..store import notes as notes_store
 from ..store import office as office_store
 from ..store import series as series_store
-from .context import Context, require
+from .context import Context, require, require_any
 from .email import EmailDraft, check_draft, for_account
 from .errors import NoMailServer, ValidationError
 
@@ -99,6 +99,13 @@ def rule_text(message: Message, tz: str | ZoneInfo) -> str | None:
 # -- office settings --------------------------------------------------------------------
 def _office(con) -> tuple[OfficeSettings, str | None]:
     return office_store.settings(con, rules.system_zone_name())
+
+
+def office_zone(ctx: Context, user: User) -> str:
+    """The office time zone, for showing times: anyone logged in may read it."""
+    require_any(user, *Permission)
+    with ctx.db.connect() as con:
+        return _office(con)[0].timezone
 
 
 def get_office_settings(ctx: Context, user: User) -> OfficeSettings:

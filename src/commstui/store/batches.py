@@ -297,14 +297,15 @@ _SUCCEEDED = "('sent', 'posted')"
 _WAITING = "('pending', 'queued', 'sending', 'held')"
 
 
-def outcome_counts(con, batch_id: int) -> tuple[int, int, int]:
-    """(succeeded, waiting, failed messages) of a batch."""
+def outcome_counts(con, batch_id: int) -> tuple[int, int, int, int]:
+    """(succeeded, waiting, failed, cancelled messages) of a batch."""
     row = con.execute(
         f"""select count(*) filter (where status in {_SUCCEEDED}),
                    count(*) filter (where status in {_WAITING}),
-                   count(*) filter (where status in ('failed', 'missed'))
+                   count(*) filter (where status in ('failed', 'missed')),
+                   count(*) filter (where status = 'cancelled')
             from messages where batch_id = ?""", [batch_id]).fetchone()
-    return row[0], row[1], row[2]
+    return row[0], row[1], row[2], row[3]
 
 
 def failures(con, batch_id: int, limit: int = 10_000) -> list[BatchFailure]:
@@ -323,9 +324,9 @@ def failures(con, batch_id: int, limit: int = 10_000) -> list[BatchFailure]:
 
 
 def sample_messages(con, batch_id: int, limit: int = 3) -> list[tuple]:
-    """A few generated messages per channel for the approver: (channel, to, subject, body, message id)."""
+    """A few generated messages per channel for the approver: (channel, to, subject, body, is_html)."""
     return con.execute(
-        """select channel, to_addrs, subject, body, id from (
+        """select channel, to_addrs, subject, body, is_html from (
              select *, row_number() over (partition by channel order by id) as n
              from messages where batch_id = ?) where n <= ? order by channel, id""",
         [batch_id, limit]).fetchall()
@@ -349,9 +350,10 @@ def unposted_letters(con, batch_id: int | None, limit: int) -> list[tuple]:
     where, params = ("and m.batch_id = ?", [batch_id]) if batch_id is not None else ("", [])
     return con.execute(
         f"""select m.id, m.batch_id, c.account_no, coalesce(m.recipient_name, c.name),
-                   array_to_string(m.to_addrs[2:], ', '), l.pages, m.created_at
+                   array_to_string(m.to_addrs[2:], ', '), l.pages, m.created_at, coalesce(a.pages, 0)
             from messages m join letters l on l.message_id = m.id
             left join customers c on c.id = m.customer_id
+            left join attachments a on a.id = m.attachment_id
             where m.channel = 'letter' and m.status = 'queued' {where}
             order by m.batch_id, m.id limit ?""", [*params, limit]).fetchall()
 

@@ -16,7 +16,9 @@ advance widths (word widths memoised per process) and place each line with
 from __future__ import annotations
 
 import multiprocessing
+from multiprocessing import resource_tracker
 import os
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -300,6 +302,22 @@ def _make_chunk(letters: list[LetterInput], letterhead: Letterhead) -> list[tupl
     return [(letter.key, *make_letter(letter, letterhead)) for letter in letters]
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with a real stderr (the null device).
+
+    Textual replaces sys.stderr while an app runs, and the tracker hands stderr's file
+    descriptor to its child: starting a pool from the TUI then fails with "bad value(s)
+    in fds_to_keep". The null device also keeps the tracker's warnings off the screen.
+    """
+    saved = sys.stderr
+    with open(os.devnull, "w") as null:
+        sys.stderr = null
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = saved
+
+
 def _warm_up() -> None:
     typeface.font_files()
 
@@ -326,6 +344,7 @@ def make_letters(letters: Iterable[LetterInput], letterhead: Letterhead, process
         return
 
     typeface.font_files()  # prepare the font once here, so the workers only read it
+    _start_resource_tracker()
     # "spawn", never "fork": the TUI has threads (workers, the dispatcher), and forking a
     # process with threads can deadlock the child on a lock some thread held.
     pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),

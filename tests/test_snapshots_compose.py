@@ -1,4 +1,5 @@
-"""Snapshots at 80x24 of Compose (a bad address pointed at), Mail settings and the Demo outbox.
+"""Snapshots at 80x24 of Compose (a bad address pointed at), Mail settings and the Demo outbox
+(emails and an SMS).
 
 Deterministic: fixed data, UTC, a fixed config path on screen, no blinking cursors.
 Update after a deliberate change with: pytest tests/test_snapshots_compose.py --snapshot-update
@@ -110,6 +111,16 @@ def write_captured(outbox: Path, n: int, received: str, subject: str, to: str, b
         "mail_from": "office@commstui.example", "rcpt_tos": rcpt, "received_at": f"{received}+00:00"}))
 
 
+def write_captured_text(outbox: Path, n: int, received: str, kind: str, to: str, body: str) -> None:
+    """A text or call as the capture SMS server files it, with a fixed time and id."""
+    folder = outbox / "texts"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{received.replace('-', '').replace(':', '')[:15]}000000-{n:06d}"
+    (folder / f"{stem}.json").write_text(json.dumps({
+        "sid": f"{'SM' if kind == 'sms' else 'CA'}{n:032x}", "kind": kind, "to": to, "from": "+61400000000",
+        "body": body, "twiml": None, "received_at": f"{received}+00:00"}))
+
+
 @pytest.fixture
 def outbox(tmp_path) -> Path:
     folder = tmp_path / "outbox"
@@ -119,6 +130,8 @@ def outbox(tmp_path) -> Path:
                    "The lift is off on Monday.\n[red]Not red[/red]",
                    ["mallory@example.com", "audit@example.org"],
                    attachment=True)
+    write_captured_text(folder, 3, "2026-03-02T09:01:30", "sms", "+61412345001",
+                        "Lift off Monday at Harbour View, Olivia. Sorry for the trouble.")
     return folder
 
 

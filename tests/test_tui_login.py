@@ -95,7 +95,7 @@ async def test_a_user_without_customer_access_gets_a_clear_screen(ctx):
                     "the explanation")
         assert "Ask an administrator" in text_of(app.screen.query_one("#no-access"))
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
-        assert names == ["Session: Log out"]
+        assert names == ["Templates: Manage", "Session: Log out"]  # what the role does give
         app.action_open_customers()  # e.g. a stale palette entry: refused, not opened
         await pilot.pause()
         assert isinstance(app.screen, NoCustomersAccessScreen)
@@ -106,9 +106,10 @@ async def test_palette_entries_depend_on_the_user(ctx, admin, viewer, tmp_path):
     app = CommsApp(ctx, admin, run_dispatcher=False, demo_outbox=tmp_path / "outbox")
     async with app.run_test(size=SIZE) as pilot:
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
-        assert names == ["Customers: Search", "Delivery: Needs attention", "Delivery: Pause dispatching",
-                         "Mail: Settings", "Settings: Office (time zone, missed runs)", "Demo: Outbox",
-                         "Session: Log out"]
+        assert names == ["Customers: Search", "Delivery: Needs attention", "Bulk: Send wizard",
+                         "Bulk: Batches and approval", "Bulk: Undelivered emails", "Bulk: Undelivered posted mail",
+                         "Templates: Manage", "Delivery: Pause dispatching", "Mail: Settings", "SMS: Settings",
+                         "Settings: Office (time zone, missed runs)", "Demo: Outbox", "Session: Log out"]
         await until(pilot, lambda: "DEMO" in text_of(app.screen.query_one("StatusLine")), "the DEMO mark")
     app = CommsApp(ctx, viewer, run_dispatcher=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -164,3 +165,20 @@ async def test_a_burst_of_keys_over_a_slow_link_lands_in_the_right_fields(ctx):
         await until(pilot, lambda: app.screen.query_one("#password", Input).value == "wrong",
                     what="the password field to get what followed Tab", timeout=5)
         assert app.screen.query_one("#username", Input).value == "viewer"
+
+
+async def test_bulk_roles_get_their_own_palette_entries(ctx):
+    auth.add_user(ctx, LOCAL_ADMIN, "sender-only", "sender-pass-1", roles=["bulkSend"])
+    auth.add_user(ctx, LOCAL_ADMIN, "approver-only", "approver-pass-1", roles=["bulkApprove"])
+    for name, password, expected in (
+            ("sender-only", "sender-pass-1", ["Bulk: Send wizard", "Bulk: Batches and approval",
+                                              "Bulk: Undelivered emails", "Bulk: Undelivered posted mail",
+                                              "Templates: Manage", "Session: Log out"]),
+            ("approver-only", "approver-pass-1", ["Bulk: Batches and approval", "Session: Log out"])):
+        app = CommsApp(ctx, auth.login(ctx, name, password), run_dispatcher=False)
+        async with app.run_test(size=SIZE) as pilot:
+            assert [n for n, _run, _help in CommsCommands(app.screen).commands()] == expected
+            app.action_open_bulk_wizard()  # refused for the approver, opened for the sender
+            await pilot.pause()
+            opened = app.screen.__class__.__name__ == "BulkWizardScreen"
+            assert opened == (name == "sender-only")

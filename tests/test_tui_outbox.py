@@ -1,4 +1,5 @@
-"""The demo outbox at 80x24: what the capture server received, newest first, one message in full."""
+"""The demo outbox at 80x24: what the capture servers received (emails, SMS, RoboCalls),
+newest first, one of them in full."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from textual.widgets import DataTable, Static
 
 from commstui.app import CommsApp
 from commstui.delivery.dispatcher import Dispatcher
-from commstui.screens.demo_outbox import CapturedMessageScreen, DemoOutboxScreen
-from commstui.services import customers, email
+from commstui.delivery.sms_capture import DEMO_ACCOUNT_SID, SmsCaptureServer
+from commstui.delivery.texts import TextSender
+from commstui.screens.demo_outbox import CapturedMessageScreen, CapturedTextScreen, DemoOutboxScreen
+from commstui.services import customers, email, sms_settings
+from commstui.store import messages as messages_store
 
 from tui_helpers import static_text, until
 
@@ -51,7 +55,7 @@ async def test_outbox_lists_newest_first_and_shows_one_in_full(ctx, admin, captu
         table = screen.query_one("#outbox-table", DataTable)
         await until(pilot, lambda: table.row_count == 2, what="two rows")
         newest = cells(table, 0)
-        assert newest[1] == "office@commstui.example"
+        assert newest[1] == "Email"
         assert newest[2] == "olivia.bennett@example.com"
         assert newest[3] == "Second [bold]notice[/bold]"  # markup shown as typed
         assert cells(table, 1)[3] == "First notice"
@@ -96,3 +100,52 @@ async def test_commsapp_opens_the_outbox_in_demo_mode(ctx, admin, capture, mail_
         table = app.screen.query_one("#outbox-table", DataTable)
         await until(pilot, lambda: table.row_count == 1, what="the row")
         assert cells(table, 0)[3] == "Through the app"
+
+
+def queue_text(ctx, account_no: str, channel: str, to: str, body: str) -> None:
+    def insert(con):
+        customer_id = con.execute("select id from customers where account_no = ?", [account_no]).fetchone()[0]
+        messages_store.insert(con, message_id=f"<{channel}-{account_no}@test>", customer_id=customer_id,
+                              to_addrs=[to], subject="", body=body, created_by="admin", channel=channel)
+
+    ctx.db.run(insert)
+
+
+async def test_texts_and_calls_are_listed_beside_emails_and_shown_in_full(ctx, admin, capture, mail_server):
+    with SmsCaptureServer(capture.outbox) as sms:
+        # configured as `commstui demo` does: the capture server is the active provider
+        sms_settings.save_provider(ctx, admin, sms_settings.SmsProviderForm(
+            account_sid=DEMO_ACCOUNT_SID, from_number="+61400000000", token=sms.token, base_url=sms.base_url))
+        await send(ctx, admin, "Lift notice", "Hi")
+        queue_text(ctx, "A1000001", "sms", "+61412345001", "Lift off [b]Monday[/b].\nSorry!")
+        assert (await TextSender(ctx.db, ctx.settings, timeout=5).run_once()).sent == 1
+        queue_text(ctx, "A1000006", "robocall", "+61412345006", "The fire alarm test is at noon.")
+        assert (await TextSender(ctx.db, ctx.settings, timeout=5).run_once()).sent == 1
+
+    app = Host(ctx, admin, capture.outbox)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        table = screen.query_one("#outbox-table", DataTable)
+        await until(pilot, lambda: table.row_count == 3, what="three rows")
+        assert [cells(table, row)[1:] for row in range(3)] == [
+            ["RoboCall", "+61412345006", "The fire alarm test is at noon."],
+            ["SMS", "+61412345001", "Lift off [b]Monday[/b]. Sorry!"],   # one line, markup as typed
+            ["Email", "olivia.bennett@example.com", "Lift notice"]]
+        empty = screen.query_one("#outbox-empty", Static)
+        assert "3 messages received: 1 email, 2 texts and calls." in static_text(empty)
+
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, CapturedTextScreen), what="the SMS")
+        headers = static_text(app.screen.query_one("#message-headers", Static))
+        for expected in ("Channel", "SMS", "Provider id", "SM", "+61400000000", "+61412345001", "Received"):
+            assert expected in headers
+        body = static_text(app.screen.query_one("#message-body", Static))
+        assert body.strip().splitlines() == ["Lift off [b]Monday[/b].", "Sorry!"]
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen, what="back to the list")
+
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: isinstance(app.screen, CapturedTextScreen), what="the call")
+        assert "RoboCall" in static_text(app.screen.query_one("#message-headers", Static))
+        assert static_text(app.screen.query_one("#message-body", Static)).strip() == "The fire alarm test is at noon."
+        assert "<Say>" in static_text(app.screen.query_one("#message-twiml", Static))

@@ -103,7 +103,7 @@ class CommsCommands(Provider):
                           "Office time zone, what happens to missed sends, retry lifetime"))
         if app.demo_outbox is not None:
             found.append(("Demo: Outbox", app.action_open_outbox,
-                          "What the demo's local mail server has received"))
+                          "Emails, texts and calls the demo's local servers received"))
         found.append(("Session: Log out", app.action_logout, f"Log out {user.username}"))
         return found
 
@@ -127,7 +127,8 @@ class CommsApp(App[None]):
         Binding("ctrl+p", "command_palette", "Commands", priority=True, show=False,
                 tooltip="Every action, searchable"),
         Binding("ctrl+l", "logout", "Log out", tooltip="Log out and return to the login screen"),
-        Binding("f9", "open_outbox", "Demo outbox", tooltip="What the demo's local mail server received"),
+        Binding("f9", "open_outbox", "Demo outbox",
+                tooltip="Emails, texts and calls the demo's local servers received"),
         # one key, two actions: check_action enables whichever applies (administrators only).
         # Not in the footer (no room at 80 columns on every screen); the palette lists it.
         Binding("f7", "pause_dispatching", "Pause sending", show=False,

@@ -205,12 +205,13 @@ def _db_arg(db: Path | None) -> str:
 @click.option("--until-file", type=click.Path(path_type=Path), hidden=True,
               help="With --no-tui: stop once this file exists.")
 def demo(directory: Path | None, no_tui: bool, hold: float, until_file: Path | None) -> None:
-    """Try commstui with no setup: sample data, a local mail server, logged in as admin.
+    """Try commstui with no setup: sample data, local mail and SMS servers, logged in as admin.
 
     Creates a throwaway database with the sample customers and users, starts a
-    capture mail server on 127.0.0.1 that keeps what it receives in an outbox
-    folder (nothing leaves the machine), and opens the TUI as the demo
-    administrator. It never touches the shared database (--db / COMMSTUI_DB).
+    capture mail server and a capture SMS server (Twilio-shaped) on 127.0.0.1
+    that keep what they receive in an outbox folder (nothing leaves the machine),
+    and opens the TUI as the demo administrator. It never touches the shared
+    database (--db / COMMSTUI_DB).
     """
     from .services.demo import start_demo
 
@@ -226,7 +227,8 @@ def demo(directory: Path | None, no_tui: bool, hold: float, until_file: Path | N
     session = start_demo(directory, settings)
     try:
         click.echo(f"Demo ready: database {session.db_path}; capture mail server "
-                   f"127.0.0.1:{session.capture.port}; outbox {session.outbox}")
+                   f"127.0.0.1:{session.capture.port}; capture SMS server 127.0.0.1:{session.sms_capture.port}; "
+                   f"outbox {session.outbox}")
         sys.stdout.flush()  # a test waiting on this line sees it at once
         if no_tui:
             _serve_until(hold, until_file)
@@ -237,12 +239,15 @@ def demo(directory: Path | None, no_tui: bool, hold: float, until_file: Path | N
                      login_name=session.admin.username).run()
     finally:
         session.stop()
+        texts = session.captured_texts()
         click.echo(f"Demo stopped. Database: {session.db_path}  Outbox: {session.outbox} "
-                   f"({session.captured()} emails captured). Delete {directory} when done.", err=True)
+                   f"({session.captured()} emails captured, "
+                   f"{texts} {'text or call' if texts == 1 else 'texts and calls'}). "
+                   f"Delete {directory} when done.", err=True)
 
 
 def _serve_until(hold: float, until_file: Path | None) -> None:
-    # SIGTERM ends the wait like Ctrl-C, so the mail server is stopped cleanly
+    # SIGTERM ends the wait like Ctrl-C, so the capture servers are stopped cleanly
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     deadline = time.monotonic() + hold if hold > 0 else None
     while not (until_file and until_file.exists()):

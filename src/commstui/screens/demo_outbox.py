@@ -1,8 +1,9 @@
-"""Demo outbox: what the demo's local capture mail server received, newest first.
+"""Demo outbox: what the demo's local capture servers received, newest first:
+emails, SMS and RoboCalls in one list.
 
-Nothing here left the computer: `commstui demo` points the mail settings at a
-capture server on 127.0.0.1 that files every message in a folder. The list
-re-reads that folder every couple of seconds; Enter shows one message in full.
+Nothing here left the computer: `commstui demo` points the mail settings and the
+SMS provider at capture servers on 127.0.0.1 that file everything in a folder.
+The list re-reads that folder every couple of seconds; Enter shows one in full.
 """
 
 from __future__ import annotations
@@ -22,16 +23,36 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..services import demo
-from ..services.demo import CapturedMessage
+from ..services.demo import CapturedMessage, CapturedText
 from ..widgets.format import clean, literal, local_time, plural
 from ..widgets.status_line import StatusLine
 
 REFRESH_SECONDS = 2.0
-COLUMNS = (("Received", 16), ("From", 14), ("To", 16))  # Subject takes the rest
+COLUMNS = (("Received", 16), ("Channel", 8), ("To", 18))  # Subject or text takes the rest
+
+Captured = CapturedMessage | CapturedText
+
+
+def newest_first(emails: list[CapturedMessage], texts: list[CapturedText]) -> list[Captured]:
+    return sorted([*emails, *texts], key=lambda m: (m.received_at, str(m.path)), reverse=True)
+
+
+def row_cells(m: Captured) -> tuple:
+    if isinstance(m, CapturedText):
+        return (local_time(m.received_at), m.channel, literal(m.to),
+                literal(" ".join(m.body.split()) or "(empty)"))
+    return (local_time(m.received_at), "Email", literal(m.to_header or ", ".join(m.rcpt_tos)),
+            literal(m.subject or "(no subject)"))
+
+
+def counts_line(messages: list[Captured]) -> str:
+    texts = sum(isinstance(m, CapturedText) for m in messages)
+    return (f"{plural(len(messages), 'message')} received: {plural(len(messages) - texts, 'email')}, "
+            f"{plural(texts, 'text or call', 'texts and calls')}.")
 
 
 class OutboxRead(TextualMessage):
-    def __init__(self, messages: list[CapturedMessage]) -> None:
+    def __init__(self, messages: list[Captured]) -> None:
         super().__init__()
         self.messages = messages
 
@@ -52,7 +73,7 @@ def report_error(screen: Screen, error: BaseException) -> None:
 
 class OutboxTable(DataTable):
     BINDINGS = [Binding("enter", "select_cursor", "Show message",
-                        tooltip="Show the highlighted message in full")]
+                        tooltip="Show the highlighted email, text or call in full")]
 
 
 class DemoOutboxScreen(Screen):
@@ -67,14 +88,14 @@ class DemoOutboxScreen(Screen):
     def __init__(self, outbox: Path) -> None:
         super().__init__()
         self.outbox = Path(outbox)
-        self.messages: list[CapturedMessage] = []
+        self.messages: list[Captured] = []
         self.read_once = False
 
     def compose(self) -> ComposeResult:
         yield StatusLine("Demo outbox")
         yield Static(Text.assemble(
-            "What the demo's local mail server received. None of it left this computer.\n",
-            ("Newest first · Enter shows a message in full", "dim")), id="outbox-intro")
+            "Received by the demo's local mail and SMS servers. Nothing left this computer.\n",
+            ("Emails, texts and calls, newest first · Enter shows one in full", "dim")), id="outbox-intro")
         yield OutboxTable(id="outbox-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="outbox-empty")
         yield Footer(compact=True)
@@ -85,14 +106,14 @@ class DemoOutboxScreen(Screen):
             table.add_column(label, width=width)
         # each column has one cell of padding either side; leave room for the scrollbar
         rest = self.app.size.width - sum(w for _, w in COLUMNS) - 2 * (len(COLUMNS) + 1) - 2
-        table.add_column("Subject", width=max(20, rest))
+        table.add_column("Subject or text", width=max(20, rest))
         self.set_interval(REFRESH_SECONDS, self._read)
         self._read()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="outbox-read")
     def _read(self) -> None:
         try:
-            messages = demo.outbox(self.outbox)
+            messages = newest_first(demo.outbox(self.outbox), demo.texts(self.outbox))
         except ValueError:
             return  # caught an envelope file half-written: the next round reads it whole
         self.post_message(OutboxRead(messages))
@@ -107,17 +128,15 @@ class DemoOutboxScreen(Screen):
         self.messages = event.messages
         table.clear()
         for m in event.messages:
-            table.add_row(local_time(m.received_at), literal(m.from_header or m.mail_from),
-                          literal(m.to_header or ", ".join(m.rcpt_tos)), literal(m.subject or "(no subject)"),
-                          key=m.path.name)
+            table.add_row(*row_cells(m), key=str(m.path))
         keep = next((i for i, m in enumerate(event.messages) if m.path == current), 0)
         if event.messages:
             table.move_cursor(row=keep)
         empty = self.query_one("#outbox-empty", Static)
         empty.update(Text(
-            f"{plural(len(event.messages), 'message')} received." if event.messages else
-            f"Nothing received yet. Send an email from a customer's details (e) and it appears here "
-            f"within seconds.\nOutbox folder: {self.outbox}", style="dim"))
+            counts_line(event.messages) if event.messages else
+            f"Nothing received yet. Send an email from a customer's details (e), or an SMS or RoboCall "
+            f"by bulk send, and it appears here within seconds.\nOutbox folder: {self.outbox}", style="dim"))
 
     @on(DataTable.RowSelected, "#outbox-table")
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -125,7 +144,9 @@ class DemoOutboxScreen(Screen):
 
     def _open(self, row: int) -> None:
         if 0 <= row < len(self.messages):
-            self.app.push_screen(CapturedMessageScreen(self.messages[row]))
+            chosen = self.messages[row]
+            self.app.push_screen(CapturedTextScreen(chosen) if isinstance(chosen, CapturedText)
+                                 else CapturedMessageScreen(chosen))
 
     def action_reload(self) -> None:
         self._read()
@@ -223,3 +244,45 @@ class CapturedMessageScreen(Screen):
             self.query_one("#message-headers", Static).update(
                 Text(f"This message cannot be read: {event.worker.error}", style="bold red"))
 
+
+
+def text_headers(captured: CapturedText) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
+    for name, value in (("Channel", captured.channel), ("Provider id", captured.sid),
+                        ("From", captured.from_number), ("To", captured.to),
+                        ("Received", captured.received_at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"))):
+        grid.add_row(name, literal(value))
+    return grid
+
+
+class CapturedTextScreen(Screen):
+    """One captured SMS or RoboCall in full: who, when, and the text (what a call says,
+    then the TwiML it was given)."""
+
+    CSS_PATH = "demo_outbox.tcss"
+    BINDINGS = [Binding("escape", "back", "Back", tooltip="Back to the outbox list")]
+
+    def __init__(self, captured: CapturedText) -> None:
+        super().__init__()
+        self.captured = captured
+
+    def compose(self) -> ComposeResult:
+        call = self.captured.kind == "robocall"
+        yield StatusLine("Outbox RoboCall" if call else "Outbox SMS")
+        with VerticalScroll(id="message-scroll"):
+            yield Static(text_headers(self.captured), id="message-headers")
+            yield Static("What the call says" if call else "Text", classes="message-section")
+            yield Static(Text(clean(self.captured.body, multiline=True)) if self.captured.body.strip()
+                         else Text("(empty)", style="dim"), id="message-body")
+            if call and self.captured.twiml:
+                yield Static("TwiML received", classes="message-section")
+                yield Static(literal(self.captured.twiml, style="dim", multiline=True), id="message-twiml")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#message-scroll").focus()
+
+    def action_back(self) -> None:
+        self.dismiss()

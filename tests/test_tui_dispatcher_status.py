@@ -116,7 +116,7 @@ async def test_an_administrator_pauses_and_resumes(ctx, admin):
         await until(pilot, lambda: app.dispatcher_view is not None, "the first figures")
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
         assert "Delivery: Pause dispatching" in names and "Delivery: Resume dispatching" not in names
-        assert "Settings: Office (time zone, missed runs)" in names
+        assert "Settings: Office (time zone, missed runs, letterhead)" in names
         assert "Delivery: Needs attention" in names
         await pilot.press("f7")
         await until(pilot, lambda: "PAUSED" in status_line(app), "PAUSED on the line")
@@ -137,7 +137,7 @@ async def test_an_operator_may_not_pause(ctx, admin, operator):
         await until(pilot, lambda: "PAUSED" in status_line(app), "PAUSED shown to everyone")
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
         assert not any("dispatching" in name for name in names), names
-        assert "Settings: Office (time zone, missed runs)" not in names
+        assert "Settings: Office (time zone, missed runs, letterhead)" not in names
         await pilot.press("f7")
         await pilot.pause()
         assert schedule.dispatcher_status(ctx, operator).paused

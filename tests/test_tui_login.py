@@ -109,7 +109,7 @@ async def test_palette_entries_depend_on_the_user(ctx, admin, viewer, tmp_path):
         assert names == ["Customers: Search", "Delivery: Needs attention", "Bulk: Send wizard",
                          "Bulk: Batches and approval", "Bulk: Undelivered emails", "Bulk: Undelivered posted mail",
                          "Templates: Manage", "Delivery: Pause dispatching", "Mail: Settings", "SMS: Settings",
-                         "Settings: Office (time zone, missed runs)", "Demo: Outbox", "Session: Log out"]
+                         "Settings: Office (time zone, missed runs, letterhead)", "Demo: Outbox", "Session: Log out"]
         await until(pilot, lambda: "DEMO" in text_of(app.screen.query_one("StatusLine")), "the DEMO mark")
     app = CommsApp(ctx, viewer, run_dispatcher=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -1,6 +1,8 @@
 """Office settings at 80x24 (administrators): a zone that does not exist is refused at the
 field, a saved zone and policy are read back from the database, the service's own refusals
-are pointed at their field, and the dispatchers seen lately are listed."""
+are pointed at their field, and the dispatchers seen lately are listed. The letterhead
+(what every bulk letter prints at its top) is edited here too and read back through
+services.bulk; a letterhead left alone is not written."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import commstui.app as app_module
 from commstui.app import CommsApp
 from commstui.domain import MissedPolicy, OfficeSettings
 from commstui.screens.office_settings import OfficeRefused, OfficeSettingsScreen, known_zone
-from commstui.services import schedule
-from commstui.services.errors import ValidationError
+from commstui.services import bulk, schedule
+from commstui.services.bulk import LetterheadForm
+from commstui.services.errors import PermissionDenied, ValidationError
 from commstui.store import office as office_store
 
 from tui_helpers import notifications, static_text, until
@@ -135,6 +138,123 @@ async def test_an_operator_may_look_but_not_change(ctx, operator):
         await until(pilot, lambda: screen.loaded, "the settings")
         assert screen.query_one("#timezone", Input).disabled
         assert "for administrators" in static_text(screen.query_one("#office-access", Static))
+
+
+async def type_into(pilot, widget: Input, text: str) -> None:
+    widget.value = ""
+    widget.focus()
+    await pilot.pause()
+    if text:
+        await pilot.press(*text)
+
+
+async def test_the_letterhead_is_edited_saved_and_read_back(ctx, admin):
+    before = bulk.get_letterhead(ctx, admin)
+    office_before = schedule.get_office_settings(ctx, admin)
+    app = CommsApp(ctx, admin, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        # what is saved is on screen, and the section says what it is for
+        assert screen.query_one("#lh-name", Input).value == before.name
+        assert screen.query_one("#lh-address1", Input).value == before.address_lines[0]
+        assert "top of every bulk letter" in str(screen.query_one("#letterhead-note", Label).content)
+        await type_into(pilot, screen.query_one("#lh-name", Input), "Harbour Towers Management")
+        await type_into(pilot, screen.query_one("#lh-address1", Input), "Suite 4, 1 Quay St")
+        await type_into(pilot, screen.query_one("#lh-address2", Input), "")  # a gap is closed up
+        await type_into(pilot, screen.query_one("#lh-address3", Input), "Sydney NSW 2000")
+        await type_into(pilot, screen.query_one("#lh-address4", Input), "Australia")
+        await type_into(pilot, screen.query_one("#lh-phone", Input), "(02) 9000 1234")
+        await type_into(pilot, screen.query_one("#lh-email", Input), "letters@harbour.example")
+        assert screen.query_one("#lh-email", Input).region.bottom <= SIZE[1]  # scrolled into view
+        await pilot.press("ctrl+s")
+        result = screen.query_one("#office-result", Static)
+        await until(pilot, lambda: "Saved" in static_text(result), "the save")
+        assert "letterhead" in static_text(result)
+    expected = LetterheadForm("Harbour Towers Management", ["Suite 4, 1 Quay St", "Sydney NSW 2000", "Australia"],
+                              "(02) 9000 1234", "letters@harbour.example")
+    assert bulk.get_letterhead(ctx, admin) == expected
+    assert schedule.get_office_settings(ctx, admin) == office_before  # the rest as it was
+    # and a new screen shows what was saved
+    app = CommsApp(ctx, admin, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        assert [screen.query_one(f"#lh-address{n}", Input).value for n in range(1, 5)] == [
+            "Suite 4, 1 Quay St", "Sydney NSW 2000", "Australia", ""]
+        assert screen.query_one("#lh-phone", Input).value == "(02) 9000 1234"
+
+
+async def test_a_letterhead_left_alone_keeps_its_defaults(ctx, admin):
+    # no email of its own: letters show the mail server's From; saving the zone must not pin it
+    head = bulk.get_letterhead(ctx, admin)
+    bulk.save_letterhead(ctx, admin, LetterheadForm(head.name, head.address_lines, head.phone, ""))
+    app = CommsApp(ctx, admin, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        shown_email = screen.query_one("#lh-email", Input).value
+        screen.query_one("#timezone", Input).value = "Europe/Paris"
+        await pilot.press("ctrl+s")
+        result = screen.query_one("#office-result", Static)
+        await until(pilot, lambda: "Saved" in static_text(result), "the save")
+        assert "letterhead" not in static_text(result)
+    assert schedule.get_office_settings(ctx, admin).timezone == "Europe/Paris"
+    stored = ctx.db.run(office_store.get_all)
+    assert "letterhead_email" not in stored
+    assert bulk.get_letterhead(ctx, admin).email == shown_email
+
+
+async def test_a_two_line_letterhead_name_is_refused_at_its_field(ctx, admin):
+    before = bulk.get_letterhead(ctx, admin)
+    office_before = schedule.get_office_settings(ctx, admin)
+    app = CommsApp(ctx, admin, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await opened(pilot)
+        screen.query_one("#timezone", Input).value = "Europe/Paris"
+        # typing or pasting keeps an Input to one line; the service refuses whatever else arrives
+        name = screen.query_one("#lh-name", Input)
+        name.value = "Harbour Towers\nManagement"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: shown_error(screen, "lh-name"), "the error at the letterhead's name")
+        assert "name must be plain text on one line" in shown_error(screen, "lh-name")
+        assert app.focused is name and "-invalid" in name.classes
+        assert "-invalid" in screen.query_one("#lh-name-label", Label).classes
+        assert not static_text(screen.query_one("#office-result", Static)).startswith("Saved")
+        await type_into(pilot, name, "Harbour Towers")  # typing again clears the message
+        await until(pilot, lambda: not shown_error(screen, "lh-name"), "the error cleared")
+        # too many address lines (only the CLI or a script could send five) point at Address
+        with pytest.raises(ValidationError) as refused:
+            bulk.save_letterhead(ctx, admin, LetterheadForm("Harbour", ["1", "2", "3", "4", "5"]))
+        screen.post_message(OfficeRefused(refused.value))
+        await until(pilot, lambda: shown_error(screen, "lh-address1"), "the error at the address")
+        assert "at most four address lines" in shown_error(screen, "lh-address1")
+    # nothing was saved: neither the letterhead nor the zone typed with it
+    assert bulk.get_letterhead(ctx, admin) == before
+    assert schedule.get_office_settings(ctx, admin) == office_before
+
+
+async def test_an_operator_may_not_change_the_letterhead(ctx, operator, admin):
+    before = bulk.get_letterhead(ctx, admin)
+    app = CommsApp(ctx, operator, run_dispatcher=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.screen.query("StatusLine"), "the first screen")
+        app.push_screen(OfficeSettingsScreen())  # the palette does not offer it; pushed to try
+        await until(pilot, lambda: isinstance(app.screen, OfficeSettingsScreen), "the screen")
+        screen = app.screen
+        await until(pilot, lambda: screen.loaded, "the settings")
+        assert all(widget.disabled for widget in screen.query(".letterhead-input"))
+        assert screen.letterhead is None  # the service would not show it to an operator
+        refused = screen.query_one("#letterhead-refused", Static)
+        assert refused.display and "operator is not allowed" in static_text(refused)
+        assert not screen.query_one("#letterhead-fields").display
+        await pilot.press("ctrl+s")  # nothing happens
+        await pilot.pause()
+        assert not screen.query_one("#office-result", Static).display
+        # and if the screen were to try, the service is the gate
+        screen._save(schedule.get_office_settings(ctx, operator), LetterheadForm("Not Ours", ["1 Side St"]))
+        result = screen.query_one("#office-result", Static)
+        await until(pilot, lambda: "Not saved" in static_text(result), "the refusal")
+    with pytest.raises(PermissionDenied):
+        bulk.save_letterhead(ctx, operator, LetterheadForm("Not Ours"))
+    assert bulk.get_letterhead(ctx, admin) == before
 
 
 def test_zone_names_are_matched_without_regard_to_case():

@@ -99,8 +99,8 @@ class CommsCommands(Provider):
                           "Mail server, From address, pacing, send a test email"))
             found.append(("SMS: Settings", app.action_open_sms_settings,
                           "SMS and RoboCall provider: account, token, from number, send a test SMS"))
-            found.append(("Settings: Office (time zone, missed runs)", app.action_open_office_settings,
-                          "Office time zone, what happens to missed sends, retry lifetime"))
+            found.append(("Settings: Office (time zone, missed runs, letterhead)", app.action_open_office_settings,
+                          "Office time zone, missed sends, retry lifetime, the letterhead on letters"))
         if app.demo_outbox is not None:
             found.append(("Demo: Outbox", app.action_open_outbox,
                           "Emails, texts and calls the demo's local servers received"))

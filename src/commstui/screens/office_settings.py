@@ -1,6 +1,7 @@
 """Office settings (administrators): the office time zone every time is shown in, what
 happens to a send whose time passed while no dispatcher ran, and how long a temporary
-failure is retried. Below them, the dispatchers seen lately (read only).
+failure is retried; and the letterhead, the office's name, address, phone and email printed
+at the top of every bulk letter. Below them, the dispatchers seen lately (read only).
 
 These live in the database, so every operator and every dispatcher agrees on them.
 """
@@ -15,7 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
@@ -23,7 +24,8 @@ from textual.validation import Function
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from ..domain import DispatcherStatus, MissedPolicy, OfficeSettings, Permission
-from ..services import schedule
+from ..services import bulk, schedule
+from ..services.bulk import LetterheadForm
 from ..services.errors import ServiceError, ValidationError
 from ..widgets.dispatcher_status import DispatcherViewChanged
 from ..widgets.format import clean
@@ -32,7 +34,9 @@ from ..widgets.status_line import StatusLine
 CLOCK_EVERY = 15.0  # seconds: the "now" shown next to the zone
 # service field name -> widget id
 FIELD_IDS = {"timezone": "timezone", "missed_policy": "missed-policy", "grace_minutes": "grace",
-             "lifetime_hours": "lifetime"}
+             "lifetime_hours": "lifetime", "letterhead_name": "lh-name", "letterhead_address": "lh-address1",
+             "letterhead_phone": "lh-phone", "letterhead_email": "lh-email"}
+ADDRESS_LINES = 4  # what fits above the window of the envelope (the service refuses more)
 GRACE_MAX_MINUTES = 7 * 24 * 60
 LIFETIME_MAX_HOURS = 30 * 24
 
@@ -54,25 +58,40 @@ def zone_clock(zone: str, now: datetime | None = None) -> str:
 
 
 class OfficeLoaded(TextualMessage):
-    def __init__(self, settings: OfficeSettings, status: DispatcherStatus | None, error: str | None) -> None:
+    def __init__(self, settings: OfficeSettings, status: DispatcherStatus | None, error: str | None,
+                 letterhead: LetterheadForm | None = None, letterhead_error: str | None = None) -> None:
         super().__init__()
         self.settings, self.status, self.error = settings, status, error
+        self.letterhead, self.letterhead_error = letterhead, letterhead_error
 
 
 class OfficeSaved(TextualMessage):
-    def __init__(self, settings: OfficeSettings) -> None:
+    def __init__(self, settings: OfficeSettings, letterhead: LetterheadForm | None = None) -> None:
         super().__init__()
-        self.settings = settings
+        self.settings, self.letterhead = settings, letterhead  # letterhead: None when it was not changed
 
 
 class OfficeRefused(TextualMessage):
-    def __init__(self, error: ServiceError) -> None:
+    def __init__(self, error: ServiceError, letterhead: LetterheadForm | None = None) -> None:
         super().__init__()
         self.error = error
+        self.letterhead = letterhead  # saved before the refusal, if it was
+
+
+def same_letterhead(a: LetterheadForm, b: LetterheadForm) -> bool:
+    def plain(form: LetterheadForm) -> tuple:
+        return (form.name.strip(), [line.strip() for line in form.address_lines if line.strip()],
+                form.phone.strip(), form.email.strip())
+    return plain(a) == plain(b)
 
 
 def number_input(widget_id: str) -> Input:
     return Input(id=widget_id, type="integer", max_length=6, compact=True, select_on_focus=False)
+
+
+def text_input(widget_id: str, placeholder: str = "") -> Input:
+    return Input(id=widget_id, compact=True, select_on_focus=False, max_length=120, placeholder=placeholder,
+                 classes="letterhead-input")
 
 
 class OfficeSettingsScreen(Screen):
@@ -87,6 +106,7 @@ class OfficeSettingsScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.saved: OfficeSettings | None = None
+        self.letterhead: LetterheadForm | None = None  # as saved; None if it could not be read
         self.busy = False
         self.loaded = False  # the saved settings are on screen (or access was refused)
         self._refused_values: dict[str, str] = {}
@@ -128,6 +148,30 @@ class OfficeSettingsScreen(Screen):
                 yield number_input("lifetime")
                 yield Label("hours, then a temporary failure is final", classes="office-note")
             yield Static("", classes="office-error", id="lifetime-error", markup=False)
+            # the letterhead: what every bulk letter prints at its top (services.bulk keeps it)
+            with Horizontal(classes="office-row", id="letterhead-row"):
+                yield Label("Letterhead", classes="office-label", id="letterhead-label")
+                yield Label("printed at the top of every bulk letter", classes="office-note",
+                            id="letterhead-note", markup=False)
+            yield Static("", classes="office-hint", id="letterhead-refused", markup=False)
+            with Vertical(id="letterhead-fields"):
+                with Horizontal(classes="office-row"):
+                    yield Label("  Name", classes="office-label", id="lh-name-label")
+                    yield text_input("lh-name", "the office's name, e.g. Harbour Towers Management")
+                yield Static("", classes="office-error", id="lh-name-error", markup=False)
+                for line in range(1, ADDRESS_LINES + 1):
+                    with Horizontal(classes="office-row"):
+                        yield Label("  Address" if line == 1 else "", classes="office-label",
+                                    id=f"lh-address{line}-label")
+                        yield text_input(f"lh-address{line}", "one line per box, up to four" if line == 1 else "")
+                yield Static("", classes="office-error", id="lh-address1-error", markup=False)
+                with Horizontal(classes="office-row"):
+                    yield Label("  Phone", classes="office-label", id="lh-phone-label")
+                    yield text_input("lh-phone")
+                    yield Label("Email", classes="office-label-inline", id="lh-email-label")
+                    yield text_input("lh-email", "blank: the mail server's From")
+                yield Static("", classes="office-error", id="lh-phone-error", markup=False)
+                yield Static("", classes="office-error", id="lh-email-error", markup=False)
             yield Static("", id="office-result", markup=False)
             yield Static("Dispatchers: …", id="dispatchers", markup=False)
         with Horizontal(id="office-buttons"):
@@ -168,6 +212,28 @@ class OfficeSettingsScreen(Screen):
         self.query_one("#lifetime", Input).value = str(settings.lifetime_hours)
         self._show_policy(settings.missed_policy)
         self._show_clock()
+
+    def _show_letterhead(self, head: LetterheadForm) -> None:
+        self.letterhead = head
+        self.query_one("#lh-name", Input).value = head.name
+        lines = [*head.address_lines, *[""] * ADDRESS_LINES][:ADDRESS_LINES]
+        for number, line in enumerate(lines, start=1):
+            self.query_one(f"#lh-address{number}", Input).value = line
+        self.query_one("#lh-phone", Input).value = head.phone
+        self.query_one("#lh-email", Input).value = head.email
+
+    def letterhead_form(self) -> LetterheadForm | None:
+        """The letterhead on screen, or None when it is as saved (or could not be read): a letterhead
+        left alone is not written, so its defaults (e.g. the mail server's From) stay defaults."""
+        if self.letterhead is None:
+            return None
+        form = LetterheadForm(
+            name=self.query_one("#lh-name", Input).value.strip(),
+            address_lines=[line for number in range(1, ADDRESS_LINES + 1)
+                           if (line := self.query_one(f"#lh-address{number}", Input).value.strip())],
+            phone=self.query_one("#lh-phone", Input).value.strip(),
+            email=self.query_one("#lh-email", Input).value.strip())
+        return None if same_letterhead(form, self.letterhead) else form
 
     def _show_policy(self, policy: MissedPolicy) -> None:
         self._policy = policy
@@ -246,11 +312,25 @@ class OfficeSettingsScreen(Screen):
             status, error = schedule.dispatcher_status(ctx, user), None
         except ServiceError as exc:
             status, error = None, str(exc)
-        self.post_message(OfficeLoaded(settings, status, error))
+        try:  # the letterhead is for administrators and bulk senders (the service decides)
+            letterhead, letterhead_error = bulk.get_letterhead(ctx, user), None
+        except ServiceError as exc:
+            letterhead, letterhead_error = None, str(exc)
+        self.post_message(OfficeLoaded(settings, status, error, letterhead, letterhead_error))
 
     @on(OfficeLoaded)
     def _loaded(self, event: OfficeLoaded) -> None:
         self._show_form(event.settings)
+        if event.letterhead is not None:
+            self._show_letterhead(event.letterhead)
+        else:
+            # not the fields, empty: they would read as a letterhead with no name
+            refused = self.query_one("#letterhead-refused", Static)
+            refused.update(f"Not shown: {event.letterhead_error or 'it could not be read'}")
+            refused.display = True
+            self.query_one("#letterhead-fields").display = False
+            for widget in self.query(".letterhead-input"):
+                widget.disabled = True
         self.loaded = True
         if event.status is not None:
             self._show_dispatchers(event.status)
@@ -264,29 +344,40 @@ class OfficeSettingsScreen(Screen):
         if settings is None:
             return
         self.busy = True
-        self._save(settings)
+        self._save(settings, self.letterhead_form())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="office-save")
-    def _save(self, settings: OfficeSettings) -> None:
+    def _save(self, settings: OfficeSettings, letterhead: LetterheadForm | None = None) -> None:
+        ctx, user = self.app.ctx, self.app.user
+        head = None
         try:
-            saved = schedule.save_office_settings(self.app.ctx, self.app.user, settings)
+            # the letterhead first: the service checks it (the screen cannot), so a refused
+            # letterhead leaves everything as it was
+            if letterhead is not None:
+                head = bulk.save_letterhead(ctx, user, letterhead)
+            saved = schedule.save_office_settings(ctx, user, settings)
         except ServiceError as exc:
-            self.post_message(OfficeRefused(exc))
+            self.post_message(OfficeRefused(exc, head))
             return
-        self.post_message(OfficeSaved(saved))
+        self.post_message(OfficeSaved(saved, head))
 
     @on(OfficeSaved)
     def _saved(self, event: OfficeSaved) -> None:
         self.busy = False
         self._show_field_error(None, "")
         self._show_form(event.settings)
-        text = (f"Saved: times in {event.settings.timezone}; missed runs: {event.settings.missed_policy.label}.")
+        if event.letterhead is not None:
+            self._show_letterhead(event.letterhead)
+        text = (f"Saved: times in {event.settings.timezone}; missed runs: {event.settings.missed_policy.label}"
+                + ("; the new letterhead prints on letters generated from now on." if event.letterhead else "."))
         self._show_result(text, "success")
         self.notify(text, title="Office settings saved", markup=False)
 
     @on(OfficeRefused)
     def _refused(self, event: OfficeRefused) -> None:
         self.busy = False
+        if event.letterhead is not None:  # saved before the rest was refused
+            self._show_letterhead(event.letterhead)
         error = event.error
         if isinstance(error, ValidationError) and error.field in FIELD_IDS:
             self._refuse_field(error.field, str(error))

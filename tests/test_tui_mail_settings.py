@@ -3,52 +3,27 @@ and "Send test email" against a real capture server and against a closed port.""
 
 from __future__ import annotations
 
-import stat
+from functools import partial
 
-from textual.app import App
 from textual.widgets import Input, Select, Static
 
-from commstui import secrets
 from commstui.app import CommsApp
 from commstui.delivery.capture import free_port, read_outbox
 from commstui.screens.mail_settings import MailSettingsScreen, AskTestAddress
 from commstui.services import mail_settings
 
+from settings_helpers import (SIZE, assert_only_in_the_secrets_file, assert_secret_hint, fill, loaded,
+                              settings_screen)
 from tui_helpers import notifications, static_text, until
 
-SIZE = (80, 24)
 PASSWORD = "Zq-unusual-Pa55word-71"
 
-
-class Host(App):
-    show_error = CommsApp.show_error  # the one place errors are reported
-
-    def __init__(self, ctx, user) -> None:
-        super().__init__()
-        self.ctx, self.user, self.dispatcher, self.demo_outbox = ctx, user, None, None
-
-    def on_mount(self) -> None:
-        self.push_screen(MailSettingsScreen())
-
-
-def fill(screen: MailSettingsScreen, **values: str) -> None:
-    for widget_id, value in values.items():
-        screen.query_one(f"#{widget_id.replace('_', '-')}", Input).value = value
-
-
-async def loaded(pilot) -> MailSettingsScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, MailSettingsScreen), what="mail settings")
-    screen = pilot.app.screen
-    await until(pilot, lambda: screen.loaded, what="the settings to load")
-    return screen
+opened = partial(settings_screen, screen_type=MailSettingsScreen)
 
 
 async def test_admin_saves_and_the_password_stays_out_of_the_database(ctx, admin, db_path):
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
-        hint = static_text(screen.query_one("#password-hint", Static))
-        assert str(secrets.secrets_file()) in hint and "not in the database" in hint
+    async with opened(ctx, admin) as (app, pilot, screen):
+        assert_secret_hint(screen, "password")
         fill(screen, host="smtp.example.com", username="office", password=PASSWORD,
              from_addr="office@commstui.example")
         screen.query_one("#security", Select).value = "tls"
@@ -62,17 +37,11 @@ async def test_admin_saves_and_the_password_stays_out_of_the_database(ctx, admin
     assert (server.host, server.port, server.security, server.username) == (
         "smtp.example.com", 465, "tls", "office")
     assert server.password_ref.startswith("secret:")
-    files = [db_path, *db_path.parent.glob(db_path.name + ".wal")]
-    assert all(PASSWORD.encode() not in f.read_bytes() for f in files)
-    secrets_path = secrets.secrets_file()
-    assert PASSWORD in secrets_path.read_text()
-    assert stat.S_IMODE(secrets_path.stat().st_mode) == 0o600
+    assert_only_in_the_secrets_file(PASSWORD, db_path)
 
 
 async def test_send_test_email_reports_the_servers_acceptance(ctx, admin, capture, mail_server):
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         assert screen.query_one("#host", Input).value == "127.0.0.1"
         await pilot.press("ctrl+t")
         await until(pilot, lambda: isinstance(app.screen, AskTestAddress), what="the address prompt")
@@ -89,9 +58,7 @@ async def test_send_test_email_reports_the_servers_acceptance(ctx, admin, captur
 
 async def test_send_test_email_to_a_closed_port_shows_the_error(ctx, admin):
     port = free_port()  # nothing listens here
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         fill(screen, host="127.0.0.1", from_addr="office@commstui.example")
         screen.query_one("#security", Select).value = "none"
         await pilot.pause()
@@ -110,9 +77,7 @@ async def test_send_test_email_to_a_closed_port_shows_the_error(ctx, admin):
 
 
 async def test_a_bad_value_is_pointed_at_and_nothing_is_saved(ctx, admin):
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         fill(screen, host="smtp.example.com", from_addr="office@")
         await pilot.press("ctrl+s")
         error = screen.query_one("#from-addr-error", Static)
@@ -123,9 +88,7 @@ async def test_a_bad_value_is_pointed_at_and_nothing_is_saved(ctx, admin):
 
 
 async def test_pacing_is_saved_and_a_bad_value_is_pointed_at(ctx, admin):
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         # the whole form fits 80x24 without scrolling
         assert screen.query_one("#settings-form").max_scroll_y == 0
         assert (screen.query_one("#concurrency", Input).value, screen.query_one("#rate", Input).value) == (
@@ -143,18 +106,14 @@ async def test_pacing_is_saved_and_a_bad_value_is_pointed_at(ctx, admin):
         assert not error.display
     server = mail_settings.get_server(ctx, admin)
     assert (server.concurrency, server.rate_per_minute) == (8, 120)
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         assert (screen.query_one("#concurrency", Input).value, screen.query_one("#rate", Input).value) == (
             "8", "120")
         assert not screen.is_dirty()
 
 
 async def test_password_and_variable_together_are_refused(ctx, admin):
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         fill(screen, host="smtp.example.com", from_addr="office@commstui.example", username="office",
              password=PASSWORD, password_env="SMTP_PASSWORD")
         await pilot.press("ctrl+s")
@@ -164,9 +123,7 @@ async def test_password_and_variable_together_are_refused(ctx, admin):
 
 
 async def test_an_unverified_certificate_is_warned_about(ctx, admin):
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         warning = screen.query_one("#security-warning", Static)
         assert not warning.display
         screen.query_one("#verify-tls").focus()
@@ -175,9 +132,7 @@ async def test_an_unverified_certificate_is_warned_about(ctx, admin):
 
 
 async def test_an_operator_may_not_change_mail_settings(ctx, operator, mail_server):
-    app = Host(ctx, operator)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, operator) as (app, pilot, screen):
         access = screen.query_one("#settings-access", Static)
         assert access.display and "for administrators" in static_text(access)
         assert screen.query_one("#host", Input).disabled and screen.query_one("#host", Input).value == ""
@@ -192,7 +147,7 @@ async def test_commsapp_opens_mail_settings_and_escape_goes_back(ctx, admin):
         await pilot.pause()
         home = app.screen
         app.action_open_mail_settings()
-        screen = await loaded(pilot)
+        screen = await loaded(pilot, MailSettingsScreen)
         fill(screen, host="127.0.0.1", from_addr="office@commstui.example")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: screen.server is not None, what="the save")

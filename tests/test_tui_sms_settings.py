@@ -3,57 +3,30 @@ bad values pointed at, and "Send test SMS" against the scripted provider on 127.
 
 from __future__ import annotations
 
-import stat
+from functools import partial
 
-from textual.app import App
 from textual.widgets import Checkbox, Input, Static
 
-from commstui import secrets
-from commstui.app import CommsApp
 from commstui.screens.sms_settings import SmsSettingsScreen
 from commstui.services import sms_settings
 from commstui.services.sms_settings import SmsProviderForm
 
+from settings_helpers import assert_only_in_the_secrets_file, assert_secret_hint, fill, settings_screen
 from sms_server import SmsServer, error
 from tui_helpers import notifications, screen_text, static_text, until
 
-SIZE = (80, 24)
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "tok-Unusual-7781-zq"
 
-
-class Host(App):
-    show_error = CommsApp.show_error  # the one place errors are reported
-
-    def __init__(self, ctx, user) -> None:
-        super().__init__()
-        self.ctx, self.user, self.dispatcher, self.demo_outbox = ctx, user, None, None
-
-    def on_mount(self) -> None:
-        self.push_screen(SmsSettingsScreen())
-
-
-def fill(screen: SmsSettingsScreen, **values: str) -> None:
-    for widget_id, value in values.items():
-        screen.query_one(f"#{widget_id.replace('_', '-')}", Input).value = value
-
-
-async def loaded(pilot) -> SmsSettingsScreen:
-    await until(pilot, lambda: isinstance(pilot.app.screen, SmsSettingsScreen), what="SMS settings")
-    screen = pilot.app.screen
-    await until(pilot, lambda: screen.loaded, what="the settings to load")
-    return screen
+opened = partial(settings_screen, screen_type=SmsSettingsScreen)
 
 
 async def test_admin_saves_and_the_token_stays_out_of_the_database(ctx, admin, db_path):
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         # the whole form fits 80x24 without scrolling
         assert screen.query_one("#settings-form").max_scroll_y == 0
         assert "SMS and RoboCall settings" in screen_text(app)
-        hint = static_text(screen.query_one("#token-hint", Static))
-        assert str(secrets.secrets_file()) in hint and "not in the database" in hint
+        assert_secret_hint(screen, "token")
         assert screen.query_one("#base-url", Input).value == "https://api.twilio.com"
         assert screen.query_one("#region", Input).value == "AU"
         fill(screen, account_sid=SID, token=TOKEN, from_number="0412 000 111")
@@ -67,16 +40,11 @@ async def test_admin_saves_and_the_token_stays_out_of_the_database(ctx, admin, d
     provider = sms_settings.get_provider(ctx, admin)
     assert (provider.account_sid, provider.from_number, provider.token_ref, provider.active) == (
         SID, "+61412000111", "secret:sms_provider/default", True)
-    files = [db_path, *db_path.parent.glob(db_path.name + ".wal")]
-    assert all(TOKEN.encode() not in f.read_bytes() for f in files)
-    assert TOKEN in secrets.secrets_file().read_text()
-    assert stat.S_IMODE(secrets.secrets_file().stat().st_mode) == 0o600
+    assert_only_in_the_secrets_file(TOKEN, db_path)
 
 
 async def test_a_bad_value_is_pointed_at_and_nothing_is_saved(ctx, admin):
-    app = Host(ctx, admin)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, admin) as (app, pilot, screen):
         fill(screen, account_sid=SID, token=TOKEN, from_number="02 98")
         await pilot.press("ctrl+s")
         shown = screen.query_one("#from-number-error", Static)
@@ -103,9 +71,7 @@ async def test_send_test_sms_reports_the_providers_answer(ctx, admin, monkeypatc
         sms_settings.save_provider(ctx, admin, SmsProviderForm(
             account_sid=SID, from_number="+61412000111", token_env="TWILIO_TEST_TOKEN", base_url=server.base_url))
         server.answer_to("+61412345679", error(400, 21610, "Attempt to send to unsubscribed recipient"))
-        app = Host(ctx, admin)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await loaded(pilot)
+        async with opened(ctx, admin) as (app, pilot, screen):
             assert screen.query_one("#token-env", Input).value == "TWILIO_TEST_TOKEN"
             assert screen.query_one("#base-url", Input).value == server.base_url
             await pilot.press("ctrl+t")  # no number yet: pointed at
@@ -136,9 +102,7 @@ async def test_send_test_sms_reports_the_providers_answer(ctx, admin, monkeypatc
 async def test_unsaved_changes_are_saved_before_the_test(ctx, admin, monkeypatch):
     monkeypatch.setenv("TWILIO_TEST_TOKEN", TOKEN)
     with SmsServer(account=SID, token=TOKEN) as server:
-        app = Host(ctx, admin)
-        async with app.run_test(size=SIZE) as pilot:
-            screen = await loaded(pilot)
+        async with opened(ctx, admin) as (app, pilot, screen):
             fill(screen, account_sid=SID, token_env="TWILIO_TEST_TOKEN", from_number="+61412000111",
                  base_url=server.base_url, test_to="+61412345678")
             screen.query_one("#verify-tls", Checkbox).focus()
@@ -155,9 +119,7 @@ async def test_unsaved_changes_are_saved_before_the_test(ctx, admin, monkeypatch
 
 
 async def test_an_operator_may_not_change_sms_settings(ctx, operator):
-    app = Host(ctx, operator)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await loaded(pilot)
+    async with opened(ctx, operator) as (app, pilot, screen):
         access = screen.query_one("#settings-access", Static)
         assert access.display and "for administrators" in static_text(access)
         assert screen.query_one("#account-sid", Input).disabled

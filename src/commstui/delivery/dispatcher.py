@@ -37,7 +37,8 @@ from ..store import series as series_store
 from ..store.db import Database, StoreError
 from . import journal as journals
 from . import schedules
-from .email import Outcome, SendResult, deliver, envelope_recipients, hang_up, new_message_id, render, smtp_client
+from .email import (THROTTLE_CODES, Outcome, SendResult, deliver, envelope_recipients, hang_up, new_message_id, render,
+                    smtp_client)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 # same transaction as the next claim: every transaction opens the file (~20-40 ms), so
 # few big ones keep the bookkeeping off the critical path.
 FLUSH_EVERY = 1.0         # seconds between outcome writes when no claim carries them
-FLUSH_AT = 2000           # ...or as soon as this many outcomes wait
+FLUSH_AT = 2              # ...or as soon as this many claims' worth of outcomes wait
 HEARTBEAT_EVERY = 30.0    # seconds between "still here" rows in the dispatchers table
 THROTTLE_MAX = 600.0      # longest pause after repeated "slow down" replies
 SKIP_SCAN_LIMIT = 100_000  # bound on counting passed-over occurrences of a series
@@ -67,7 +68,7 @@ def retry_delay(attempts: int, backoff: list[int] | tuple[int, ...]) -> timedelt
 @dataclass
 class Claim:
     server: MailServer | None
-    messages: list[Message]
+    messages: list[messages_store.Outgoing]
     password: str | None = None
     error: str | None = None
     paused_by: str | None = None
@@ -91,7 +92,7 @@ class Dispatcher:
         self._low = asyncio.Event()        # the send queue needs topping up
         self._flush_now = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="dispatcher-db")
-        self._results: list[tuple[Message, SendResult, datetime]] = []
+        self._results: list[tuple[messages_store.Outgoing, SendResult, datetime]] = []
         self._unsent: list[int] = []
         self._last_heartbeat: datetime | None = None
         self._next_slot = 0.0              # rate limit: loop time of the next allowed send
@@ -102,6 +103,8 @@ class Dispatcher:
         self._journal: journals.Journal | None = None
         self._flushed_segments: list = []   # journal segments whose outcomes await a commit
         self._lease_renewed: datetime | None = None
+        self._next_claim: Claim | None = None  # made with the last outcomes of the batch before
+        self._said_goodbye = False           # claims released, heartbeat row gone
         self.sent = 0
         self.failed = 0
         self._tx_sent = self._tx_failed = 0
@@ -157,7 +160,7 @@ class Dispatcher:
         total = 0
         try:
             while not self._stop.is_set():
-                handled = await self.run_batch()
+                handled = await self.run_batch(finishing=True)
                 if not handled:
                     break
                 total += handled
@@ -179,7 +182,8 @@ class Dispatcher:
 
     async def _shutdown(self) -> None:
         try:
-            await asyncio.shield(self._db(self._release_all))
+            if not (self._said_goodbye and self._next_claim is None and not self._results and not self._unsent):
+                await asyncio.shield(self._db(self._release_all))
         except StoreError as exc:  # the lease will run out on its own
             log.warning("dispatcher could not release its claims: %s", exc)
             return  # keep the journal: whoever comes next replays it
@@ -188,17 +192,23 @@ class Dispatcher:
             self._journal = None
 
     # -- one round -----------------------------------------------------------
-    async def run_batch(self) -> int:
-        """Claim what is due and send it (topping up while more is due); the number handled."""
+    async def run_batch(self, finishing: bool = False) -> int:
+        """Claim what is due and send it (topping up while more is due); the number handled.
+        finishing (run_once): when nothing more is due, the last write also releases our
+        claims and our heartbeat row, so that shutting down needs no transaction of its own."""
         if self.throttled:
             return 0
-        claim = await self._db(partial(self._claim, None))
+        claim, self._next_claim = self._next_claim, None
+        if claim is not None and not claim.messages and not finishing:
+            claim = None  # that look came before a wake() that may have come since: look again
+        if claim is None:
+            claim = await self._db(partial(self._claim, None, finishing=finishing))
         self.last_error = claim.error
         self.paused_by = claim.paused_by
         self.next_due = claim.next_due
         if not claim.messages:
             return 0
-        return await self._send_batch(claim)
+        return await self._send_batch(claim, finishing)
 
     def _connections(self, server: MailServer) -> int:
         wanted = max(1, server.concurrency)
@@ -211,7 +221,7 @@ class Dispatcher:
             size = min(size, max(1, int(server.rate_per_minute * self.settings.lease_seconds / 120)))
         return size
 
-    async def _send_batch(self, claim: Claim) -> int:
+    async def _send_batch(self, claim: Claim, finishing: bool = False) -> int:
         server = claim.server
         if self._journal is None:
             self._journal = journals.Journal(self.db.path, self.owner)
@@ -219,7 +229,8 @@ class Dispatcher:
         queue: asyncio.Queue[Message | None] = asyncio.Queue()
         for message in claim.messages:
             queue.put_nowait(message)
-        self._changed([m.id for m in claim.messages])
+        if self.on_change:
+            self._changed([m.id for m in claim.messages])
         handled = len(claim.messages)
         throttles_before = self._throttled_until
         # claim more while half a claim is still in hand: the next claim (a transaction,
@@ -228,6 +239,7 @@ class Dispatcher:
         workers = [asyncio.create_task(self._worker(i, server, claim.password, queue, refill_at))
                    for i in range(self._connections(server))]
         flusher = asyncio.create_task(self._flush_loop())
+        drained = False
         try:
             while not (self._stop.is_set() or self.throttled):
                 self._low.clear()
@@ -239,14 +251,20 @@ class Dispatcher:
                     continue  # the file was busy: the outcomes wait for the next try
                 self.paused_by = more.paused_by
                 if not more.messages:
+                    drained = True
                     break
                 handled += len(more.messages)
-                self._changed([m.id for m in more.messages])
+                if self.on_change:
+                    self._changed([m.id for m in more.messages])
                 for message in more.messages:
                     queue.put_nowait(message)
             for _ in workers:
                 queue.put_nowait(None)
             await asyncio.gather(*workers)
+            if drained and not (self._stop.is_set() or self.throttled):
+                # the last outcomes go with the next round's claim (series, missed runs and
+                # all), in one transaction instead of a write, a claim and a release
+                self._next_claim = await self._exchange(None, finishing)
         finally:
             flusher.cancel()
             # whatever happens to us, what was sent is written down
@@ -258,35 +276,43 @@ class Dispatcher:
 
     async def _worker(self, index: int, server: MailServer, password: str | None,
                       queue: asyncio.Queue, refill_at: int) -> None:
+        # once per message on the event loop, which is what sends: kept lean
         client = None
+        sender = server.from_addr
+        paced = bool(server.rate_per_minute)
+        clock, journal, stop = self.clock, self._journal, self._stop
+        # (the next claim takes them anyway, about once per claim's worth: no extra write for that)
+        flush_at = FLUSH_AT * self._batch_size(server)
         try:
-            while (message := await queue.get()) is not None:
+            while (message := queue.get_nowait() if queue.qsize() else await queue.get()) is not None:
                 if queue.qsize() <= refill_at:
                     self._low.set()
-                if self._stop.is_set() or self.throttled or index >= self._connections(server):
+                # (index < the connections the batch started with: only a cap can stop this one)
+                if stop.is_set() or self.throttled or (self._cap and index >= self._connections(server)):
                     self._unsent.append(message.id)
                     continue
-                await self._pace(server)
+                if paced:
+                    await self._pace(server)
                 if client is None:
                     client = smtp_client(server, password, self.settings.smtp_timeout)
                 try:
-                    data = render(message, server.from_addr)
+                    data = render(message, sender)
                 except (ValueError, TypeError) as exc:
                     # this row can never become an email (e.g. a line break in a header):
                     # fail it alone, with the reason, and carry on with the others
                     result = SendResult(Outcome.PERMANENT, f"cannot build the email: {exc}")
                 else:
-                    result = await deliver(client, data, server.from_addr, envelope_recipients(message))
+                    result = await deliver(client, data, sender, envelope_recipients(message))
                 if result.outcome is Outcome.TEMPORARY and client.is_connected:
                     client.close()  # start the next message on a fresh connection
-                finished = self.clock()
+                finished = clock()
+                # written down before the next message goes on this connection
+                journal.record(message.id, message.attempts, result.outcome.value, result.reply, result.refused,
+                               result.code, finished)
                 self._results.append((message, result, finished))
-                self._journal.append({"id": message.id, "attempt": message.attempts, "outcome": result.outcome.value,
-                                      "reply": result.reply, "refused": result.refused, "code": result.code,
-                                      "at": finished.isoformat()})
-                if result.throttled:
+                if result.code in THROTTLE_CODES:
                     self._throttle(server)
-                if len(self._results) >= FLUSH_AT:
+                if len(self._results) >= flush_at:
                     self._flush_now.set()
         finally:
             if client is not None:
@@ -330,7 +356,7 @@ class Dispatcher:
         results, self._results = self._results, []
         unsent, self._unsent = self._unsent, []
         if results and self._journal is not None:
-            self._flushed_segments.append(self._journal.rotate())
+            self._flushed_segments.extend(self._journal.rotate())
         return results, unsent, renew
 
     def _outcomes_written(self, results: list, unsent: list[int], renew: bool) -> None:
@@ -339,7 +365,8 @@ class Dispatcher:
         for segment in self._flushed_segments:
             segment.unlink(missing_ok=True)
         self._flushed_segments.clear()
-        self._changed([m.id for m, _, _ in results] + unsent)
+        if self.on_change:
+            self._changed([m.id for m, _, _ in results] + unsent)
 
     def _put_back(self, results: list, unsent: list[int], exc: Exception) -> None:
         # keep them for the next write (their journal segments stay until then); if we
@@ -348,11 +375,12 @@ class Dispatcher:
         self._results[:0] = results
         self._unsent[:0] = unsent
 
-    async def _exchange(self, server: MailServer) -> Claim | None:
-        """Write the outcomes so far and claim more, in one transaction."""
+    async def _exchange(self, server: MailServer | None, finishing: bool = False) -> Claim | None:
+        """Write the outcomes so far and claim more, in one transaction (server None: a new
+        round's claim, see _claim)."""
         results, unsent, renew = self._take_outcomes()
         try:
-            claim = await self._db(partial(self._claim, server, results, unsent, renew))
+            claim = await self._db(partial(self._claim, server, results, unsent, renew, finishing))
         except StoreError as exc:
             self._put_back(results, unsent, exc)
             return None
@@ -379,10 +407,11 @@ class Dispatcher:
 
     # -- database work (on the dispatcher's own thread) ----------------------
     def _claim(self, same_server: MailServer | None, results: list = (), unsent: list[int] = (),
-               renew: bool = False) -> Claim:
+               renew: bool = False, finishing: bool = False) -> Claim:
         """One transaction: dead dispatchers' journals, office settings, heartbeat, missed runs,
         series, then the claim. With same_server, this tops up a running batch and claims only
-        if nothing changed."""
+        if nothing changed. finishing: if nothing is claimed, also release what we hold and
+        remove our heartbeat row (what _release_all does), as run_once is about to return."""
         orphans = journals.orphans(self.db.path) if same_server is None else []
 
         def claim(con):
@@ -401,6 +430,13 @@ class Dispatcher:
             if same_server is None:
                 self._queue_series(con, now, office, server)
                 self._apply_missed_policy(con, now, office)
+            result = take(con, now, office, paused_by, server)
+            if finishing and not result.messages:
+                messages_store.release(con, self.owner)
+                office_store.gone(con, self.owner)
+            return result
+
+        def take(con, now, office, paused_by, server) -> Claim:
             if paused_by or server is None or (same_server is not None and server != same_server):
                 return Claim(server, [], paused_by=paused_by, next_due=messages_store.next_due(con),
                              office=office)
@@ -412,7 +448,7 @@ class Dispatcher:
             except secrets.SecretError as exc:
                 return Claim(server, [], error=str(exc), office=office)
             lease_until = now + timedelta(seconds=self.settings.lease_seconds)
-            claimed = messages_store.claim(con, self.owner, now, lease_until, self._batch_size(server))
+            claimed = messages_store.claim_outgoing(con, self.owner, now, lease_until, self._batch_size(server))
             next_due = None if claimed else messages_store.next_due(con)
             if renew:
                 messages_store.extend_lease(con, self.owner, lease_until)  # the batch still running
@@ -425,6 +461,7 @@ class Dispatcher:
                 orphan.keep()
             raise
         self._count_committed()
+        self._said_goodbye = finishing and not result.messages
         for orphan in orphans:
             orphan.remove()
         return result
@@ -441,7 +478,7 @@ class Dispatcher:
             if entry is None:
                 continue
             results.append((message, SendResult(Outcome(entry["outcome"]), entry["reply"], entry["refused"] or {},
-                                                entry.get("code")), datetime.fromisoformat(entry["at"])))
+                                                entry.get("code")), journals.entry_time(entry)))
         if results:
             log.warning("recording %d outcome(s) of dispatcher %s, which stopped without writing them",
                         len(results), orphan.owner)
@@ -486,7 +523,7 @@ class Dispatcher:
                                 f"Email '{message.subject or '(no subject)'}' missed its time "
                                 f"({message.due_at:%Y-%m-%d %H:%M} UTC) and was {action}.")
 
-    def _record(self, results: list[tuple[Message, SendResult, datetime]], unsent: list[int],
+    def _record(self, results: list[tuple[messages_store.Outgoing, SendResult, datetime]], unsent: list[int],
                 renew: bool = False) -> None:
         def record(con):
             self._tx_sent = self._tx_failed = 0  # counted once the transaction commits
@@ -505,13 +542,19 @@ class Dispatcher:
         self.failed += self._tx_failed
         self._tx_sent = self._tx_failed = 0
 
-    def _write_outcomes(self, con, results: list[tuple[Message, SendResult, datetime]], unsent: list[int],
-                        owner: str) -> None:
+    def _write_outcomes(self, con, results: list[tuple[Message | messages_store.Outgoing, SendResult, datetime]],
+                        unsent: list[int], owner: str) -> None:
         office = self._office or OfficeSettings(timezone="UTC")
         lifetime = timedelta(hours=office.lifetime_hours)
         backoff = self.settings.retry_backoff or [60]
-        attempts, clean, notes, recipients = [], [], [], []
+        attempts, notes, recipients = [], [], []
+        clean_ids, clean_replies, clean_times = [], [], []  # accepted in full: most of a bulk run
         for message, result, finished in results:
+            if result.outcome is Outcome.SENT and not result.refused and message.pending_rcpts is None:
+                clean_ids.append(message.id)
+                clean_replies.append(result.reply)
+                clean_times.append(finished)
+                continue
             if result.outcome is not Outcome.SENT or result.refused:  # clean sends: add_sent_attempts
                 attempts.append((message.id, message.attempts, owner, finished, result.outcome.value,
                                  result.reply, [f"{k}: {v}" for k, v in result.refused.items()]))
@@ -526,7 +569,9 @@ class Dispatcher:
                     recipients.append((message.id, address, message.attempts, outcome, reply, finished))
             if result.outcome is Outcome.SENT and not result.deferred:
                 if not result.refused:
-                    clean.append((message, result, finished))
+                    clean_ids.append(message.id)
+                    clean_replies.append(result.reply)
+                    clean_times.append(finished)
                     continue
                 # some refused for good, the rest accepted: sent, with who did not get it
                 refused = "; ".join(f"{k}: {v}" for k, v in result.rejected.items())
@@ -566,19 +611,16 @@ class Dispatcher:
             error = ("; ".join(f"{k}: {v}" for k, v in result.deferred.items()) if result.deferred
                      else result.reply)
             messages_store.mark_retry(con, message.id, owner, error, min(finished + wait, deadline), pending)
-        if clean:
-            done = set(messages_store.mark_sent_many(
-                con, owner, [(m.id, r.reply, at) for m, r, at in clean]))
-            messages_store.add_sent_attempts(con, list(done), owner)
-            self._tx_sent += len(done)
-            notes.extend((m, f"Email '{m.subject or '(no subject)'}' sent to "
-                             f"{', '.join(envelope_recipients(m))} by {m.created_by} "
-                             f"(accepted by the mail server: {r.reply})")
-                         for m, r, _ in clean if m.id in done)
         messages_store.add_attempts(con, attempts)
         messages_store.add_recipient_outcomes(con, recipients)
         notes_store.add_many(con, [(m.customer_id, m.created_by, text) for m, text in notes
                                    if m.customer_id is not None])
+        if clean_ids:
+            # their notes are written by the database, from the rows (see add_sent_notes)
+            messages_store.add_sent_notes(con, owner, clean_ids, clean_replies)
+            done = messages_store.mark_sent_columns(con, owner, clean_ids, clean_replies, clean_times)
+            messages_store.add_sent_attempts(con, done, owner)
+            self._tx_sent += len(done)
         if unsent:
             messages_store.release(con, owner, unsent, self._throttled_until if self.throttled else None)
 

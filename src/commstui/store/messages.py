@@ -4,6 +4,7 @@ dispatchers can share one file and a crashed one's work is taken over."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from ..domain import Message
 from .db import NotFound
@@ -140,23 +141,82 @@ def recent(con, limit: int = 200, account_no: str | None = None) -> list[Message
     return [_message(r) for r in rows]
 
 
+# a claim takes due emails only (never other channels, never batches awaiting approval),
+# or emails whose sender's lease ran out
+_CLAIMABLE = """
+    select id from messages
+    where channel = 'email'
+      and ((status = 'queued' and due_at <= ?)
+           or (status = 'sending' and lease_expires_at < ?))
+    order by due_at, id limit ?"""
+
+
+def _take(con, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[int]:
+    """Lease up to `limit` claimable rows to owner; their ids. (Three statements in the claim's
+    transaction instead of one UPDATE ... RETURNING: measured here, DuckDB's RETURNING made a
+    claim of 2,000 rows cost ~30 ms; selecting the ids, updating and reading back ~10 ms.)"""
+    ids = [r[0] for r in con.execute(_CLAIMABLE, [now, now, limit]).fetchall()]
+    if ids:
+        con.execute("update messages set status = 'sending', lease_owner = ?, lease_expires_at = ?, "
+                    "attempts = attempts + 1 where id in (select unnest(?::bigint[]))", [owner, lease_until, ids])
+    return ids
+
+
 def claim(con, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[Message]:
-    """Take up to `limit` due emails (or ones whose sender's lease ran out) in one statement."""
-    rows = con.execute(
-        f"""
-        update messages set status = 'sending', lease_owner = ?, lease_expires_at = ?,
-               attempts = attempts + 1
-        where id in (
-            select id from messages
-            where channel = 'email'
-              and ((status = 'queued' and due_at <= ?)
-                   or (status = 'sending' and lease_expires_at < ?))
-            order by due_at, id limit ?)
-        returning {_SEND_COLS.replace('m.', '')}
-        """,
-        [owner, lease_until, now, now, limit],
-    ).fetchall()
-    return sorted((_sent_message(r) for r in rows), key=lambda m: (m.due_at, m.id))
+    """Take up to `limit` due emails (or ones whose sender's lease ran out), oldest due first."""
+    ids = _take(con, owner, now, lease_until, limit)
+    if not ids:
+        return []
+    rows = con.execute(f"select {_SEND_COLS} from messages m where m.id in (select unnest(?::bigint[])) "
+                       "order by m.due_at, m.id", [ids]).fetchall()
+    return [_sent_message(r) for r in rows]
+
+
+class Outgoing(NamedTuple):
+    """A claimed email as the dispatcher sends it: only what the wire and the bookkeeping
+    need, straight from the claim's row. The dispatcher's database thread shares the GIL
+    with the sends, and a Message per row (times converted, tuples copied) cost it ~12 ms
+    per 2,000 rows; this costs ~1 ms. Quacks like a Message for email.render,
+    envelope_recipients and the outcome writer."""
+
+    id: int
+    message_id: str
+    customer_id: int | None
+    to_addrs: list[str]
+    cc_addrs: list[str] | None       # None when empty (see _OUTGOING_COLS)
+    bcc_addrs: list[str] | None
+    subject: str
+    body: str
+    is_html: bool
+    attempts: int
+    created_by: str
+    scheduled_utc: datetime          # naive UTC: the time chosen (or written), the Date header
+    pending_rcpts: list[str] | None  # None: the whole envelope is still to go
+
+    @property
+    def scheduled_at(self) -> datetime:
+        return self.scheduled_utc.replace(tzinfo=UTC)
+
+    created_at = scheduled_at
+
+
+# empty Cc/Bcc come back as None, not []: a list is an object the garbage collector tracks,
+# and a claim's rows live long enough (until sent) to be promoted; fewer of them, fewer
+# full collections (measured here: one of ~45 ms per 10,000 messages, with the GIL held)
+_OUTGOING_COLS = ("id, message_id, customer_id, to_addrs, nullif(cc_addrs, []::varchar[]), "
+                  "nullif(bcc_addrs, []::varchar[]), subject, body, is_html, attempts, created_by, "
+                  "timezone('UTC', coalesce(scheduled_at, created_at)), pending_rcpts")
+
+
+def claim_outgoing(con, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[Outgoing]:
+    """claim(), for the dispatcher's hot path: the same rows, as Outgoing, oldest due first."""
+    ids = _take(con, owner, now, lease_until, limit)
+    if not ids:
+        return []
+    rows = con.execute(f"select {_OUTGOING_COLS} from messages where id in (select unnest(?::bigint[])) "
+                       "order by due_at, id", [ids]).fetchall()
+    new = tuple.__new__  # what Outgoing._make does, without its per-row Python call
+    return [new(Outgoing, row) for row in rows]
 
 
 def mark_sent_many(con, owner: str, rows: list[tuple[int, str, datetime]]) -> list[int]:
@@ -164,7 +224,11 @@ def mark_sent_many(con, owner: str, rows: list[tuple[int, str, datetime]]) -> li
     held (a message whose lease was taken over is the new owner's to record)."""
     if not rows:
         return []
-    ids, replies, times = (list(col) for col in zip(*rows))
+    return mark_sent_columns(con, owner, *(list(col) for col in zip(*rows)))
+
+
+def mark_sent_columns(con, owner: str, ids: list[int], replies: list[str], times: list[datetime]) -> list[int]:
+    """mark_sent_many with its rows given as columns (the dispatcher collects them so)."""
     done = con.execute(
         """update messages set status = 'sent', server_reply = v.reply, sent_at = v.sent_time, last_error = null,
                   pending_rcpts = null, lease_owner = null, lease_expires_at = null
@@ -173,6 +237,29 @@ def mark_sent_many(con, owner: str, rows: list[tuple[int, str, datetime]]) -> li
            where messages.id = v.id and messages.lease_owner = ? returning messages.id""",
         [ids, replies, times, owner]).fetchall()
     return [r[0] for r in done]
+
+
+def add_sent_notes(con, owner: str, ids: list[int], replies: list[str]) -> None:
+    """The account note of each message about to be marked sent in full, in order:
+    "Email '<subject>' sent to <its envelope> by <who> (accepted by the mail server: <reply>)".
+    Call before mark_sent_many (it clears pending_rcpts); like it, skips rows whose lease
+    the owner lost. Written by the database: for a claim of 2,000 the text building and the
+    parameter passing cost the dispatcher's thread ~4 ms of GIL that the sends wait for."""
+    if not ids:
+        return
+    con.execute(
+        """insert into notes (customer_id, author, text)
+           select m.customer_id, m.created_by,
+                  'Email ''' || coalesce(nullif(m.subject, ''), '(no subject)') || ''' sent to '
+                  || array_to_string(list_filter(m.rcpts, lambda a, i: list_position(m.rcpts, a) = i), ', ')
+                  || ' by ' || m.created_by || ' (accepted by the mail server: ' || v.reply || ')'
+           from (select unnest(?::bigint[]) as id, unnest(?::varchar[]) as reply,
+                        unnest(range(1, ? + 1)) as n) v
+           join (select id, customer_id, created_by, subject, lease_owner,
+                        coalesce(pending_rcpts, list_concat(to_addrs, cc_addrs, bcc_addrs)) as rcpts
+                 from messages) m on m.id = v.id
+           where m.lease_owner = ? and m.customer_id is not null
+           order by v.n""", [ids, replies, len(ids), owner])
 
 
 def add_sent_attempts(con, ids: list[int], dispatcher: str) -> None:

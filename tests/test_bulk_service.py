@@ -375,3 +375,25 @@ def test_the_error_report_lists_who_got_nothing_and_why(ctx, sender, mail_server
     assert "Bulk send error report" in text and f"Batch {batch.id}" in text
     assert "A1000002" in text and "Rajesh Kumar" in text and "not opted in to SMS" in text
     assert "no mobile number" in text or "A1000020" in text
+
+
+async def test_a_batch_attachment_goes_with_every_email(ctx, sender, approver, mail_server, capture, notice_pdf):
+    from commstui.delivery.capture import read_outbox
+
+    compose = bulk.BulkCompose(subject=LIFT.subject, text_body=LIFT.text_body, attachment=notice_pdf)
+    batch = generate(ctx, sender, harbour(ctx), compose=compose).batch
+    batches.approve(ctx, approver, batch.id)
+    dispatcher = Dispatcher(ctx.db, ctx.settings)
+    sent = 0
+    for _ in range(5):
+        sent += await dispatcher.run_once()
+        if sent >= batch.emails:
+            break
+
+    received = [m.parse() for m in read_outbox(capture.outbox)]
+    assert len(received) == batch.emails == 14
+    for mail in received:
+        [part] = list(mail.iter_attachments())
+        assert part.get_filename() == "notice.pdf" and part.get_content_type() == "application/pdf"
+        assert part.get_content() == notice_pdf.read_bytes()
+        assert mail.get_body(("plain",)).get_content().startswith("Dear ")

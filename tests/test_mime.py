@@ -127,3 +127,27 @@ def test_render_refuses_a_line_break_in_a_header_as_the_email_package_does():
                           at, 0, "op", at)
         with pytest.raises(ValueError):
             render(message, "office@commstui.example")
+
+
+def test_an_attachment_renders_as_the_email_package_builds_it():
+    from datetime import UTC, datetime
+
+    from commstui.delivery.email import FileAttachment, build_mime, render
+    from commstui.domain import Message
+
+    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    message = Message(id=1, message_id="<a@b>", customer_id=None, channel="email", to_addrs=("x@example.com",),
+                      cc_addrs=(), bcc_addrs=(), subject="Notice", body="<p>Hi</p>", is_html=True, status="queued",
+                      due_at=at, attempts=0, created_by="t", created_at=at, scheduled_at=at, attachment_id=3)
+    from email import message_from_bytes, policy
+
+    pdf = FileAttachment("notice.pdf", "application/pdf", b"%PDF-1.4 tiny")
+    wire = render(message, "office@example.com", pdf)
+    built = build_mime(message, "office@example.com", pdf).as_bytes(policy=policy.SMTP)
+    import re
+    boundary = re.compile(rb"={15}\d+==")   # the email package picks a random MIME boundary
+    assert boundary.sub(b"B", wire) == boundary.sub(b"B", built)
+    parsed = message_from_bytes(wire, policy=policy.default)
+    assert parsed.get_content_type() == "multipart/mixed"
+    assert [p.get_filename() for p in parsed.iter_attachments()] == ["notice.pdf"]
+    assert parsed.get_body(("html",)).get_content().strip() == "<p>Hi</p>"

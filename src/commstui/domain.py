@@ -246,6 +246,7 @@ class Message:
     series_id: int | None = None           # set for an occurrence of a recurring series
     series_rule: str | None = None         # the series' cron expression, for display
     pending_rcpts: tuple[str, ...] | None = None  # None: the whole envelope is still to go
+    attachment_id: int | None = None       # a file sent with it (a bulk batch's PDF), stored once
 
     @property
     def is_scheduled(self) -> bool:

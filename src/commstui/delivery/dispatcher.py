@@ -29,6 +29,7 @@ from functools import lru_cache, partial
 from .. import secrets
 from ..config import Settings
 from ..domain import MailServer, Message, MessageStatus, MissedPolicy, OfficeSettings
+from ..store import batches as batches_store
 from ..store import mail_servers as mail_store
 from ..store import messages as messages_store
 from ..store import notes as notes_store
@@ -37,8 +38,8 @@ from ..store import series as series_store
 from ..store.db import Database, StoreError
 from . import journal as journals
 from . import schedules
-from .email import (THROTTLE_CODES, Outcome, SendResult, deliver, envelope_recipients, hang_up, new_message_id, render,
-                    smtp_client)
+from .email import (THROTTLE_CODES, FileAttachment, Outcome, SendResult, deliver, envelope_recipients, hang_up,
+                    new_message_id, render, smtp_client)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Dispatcher:
         self._flush_now = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="dispatcher-db")
         self._results: list[tuple[messages_store.Outgoing, SendResult, datetime]] = []
+        self._attachments: dict[int, FileAttachment] = {}
         self._unsent: list[int] = []
         self._last_heartbeat: datetime | None = None
         self._next_slot = 0.0              # rate limit: loop time of the next allowed send
@@ -296,7 +298,8 @@ class Dispatcher:
                 if client is None:
                     client = smtp_client(server, password, self.settings.smtp_timeout)
                 try:
-                    data = render(message, sender)
+                    data = render(message, sender, self._attachments.get(message.attachment_id)
+                                  if message.attachment_id is not None else None)
                 except (ValueError, TypeError) as exc:
                     # this row can never become an email (e.g. a line break in a header):
                     # fail it alone, with the reason, and carry on with the others
@@ -449,6 +452,7 @@ class Dispatcher:
                 return Claim(server, [], error=str(exc), office=office)
             lease_until = now + timedelta(seconds=self.settings.lease_seconds)
             claimed = messages_store.claim_outgoing(con, self.owner, now, lease_until, self._batch_size(server))
+            self._load_attachments(con, claimed)
             next_due = None if claimed else messages_store.next_due(con)
             if renew:
                 messages_store.extend_lease(con, self.owner, lease_until)  # the batch still running
@@ -465,6 +469,13 @@ class Dispatcher:
         for orphan in orphans:
             orphan.remove()
         return result
+
+    def _load_attachments(self, con, claimed: list) -> None:
+        """Files the claimed emails carry, read once per dispatcher (a batch shares one)."""
+        wanted = {m.attachment_id for m in claimed if m.attachment_id is not None} - self._attachments.keys()
+        if wanted:
+            for id, (name, kind, data) in batches_store.attachment_files(con, wanted).items():
+                self._attachments[id] = FileAttachment(name, kind, data)
 
     def _replay(self, con, orphan: journals.Orphan) -> None:
         """Write down what a dead dispatcher sent but had not recorded yet, so nobody resends it."""

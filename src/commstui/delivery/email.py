@@ -63,7 +63,16 @@ def _html_to_text(body: str) -> str:
     return html.unescape(text).strip() + "\n"
 
 
-def build_mime(message: Message, from_addr: str) -> EmailMessage:
+@dataclass(frozen=True)
+class FileAttachment:
+    """A file sent with a message (a bulk batch's PDF), loaded once per dispatcher."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+def build_mime(message: Message, from_addr: str, attachment: FileAttachment | None = None) -> EmailMessage:
     mime = EmailMessage()
     mime["Message-ID"] = message.message_id
     # the time it was scheduled for: the same on every resend, so duplicates are identical
@@ -79,6 +88,10 @@ def build_mime(message: Message, from_addr: str) -> EmailMessage:
         mime.add_alternative(message.body, subtype="html")
     else:
         mime.set_content(message.body or "\n")
+    if attachment is not None:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        mime.add_attachment(attachment.data, maintype=maintype, subtype=subtype or "octet-stream",
+                            filename=attachment.filename)
     return mime
 
 
@@ -150,8 +163,10 @@ def _content(body: str, is_html: bool) -> bytes:
     return part.as_bytes(policy=_SMTP)
 
 
-def render(message: Message, from_addr: str) -> bytes:
+def render(message: Message, from_addr: str, attachment: FileAttachment | None = None) -> bytes:
     """The message as it goes on the wire (same headers as build_mime)."""
+    if attachment is not None:  # rare and large: the email package's own path, encoded per message
+        return build_mime(message, from_addr, attachment).as_bytes(policy=_SMTP)
     when = getattr(message, "scheduled_utc", None) or message.scheduled_at or message.created_at
     head = (_header("Message-ID", message.message_id) + _date(when)
             + _from(from_addr) + _header("To", ", ".join(message.to_addrs)))

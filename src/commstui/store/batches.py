@@ -149,6 +149,13 @@ def attachment(con, id: int) -> Attachment:
     return Attachment(*row)
 
 
+def attachment_files(con, ids) -> dict[int, tuple[str, str, bytes]]:
+    """id -> (file name, content type, bytes) for the dispatcher to attach."""
+    rows = con.execute("select id, filename, content_type, content from attachments "
+                       "where id in (select unnest(?::bigint[]))", [list(ids)]).fetchall()
+    return {r[0]: (r[1], r[2], bytes(r[3])) for r in rows}
+
+
 def attachment_content(con, id: int) -> bytes:
     row = con.execute("select content from attachments where id = ?", [id]).fetchone()
     if row is None:

@@ -397,3 +397,26 @@ async def test_a_batch_attachment_goes_with_every_email(ctx, sender, approver, m
         assert part.get_filename() == "notice.pdf" and part.get_content_type() == "application/pdf"
         assert part.get_content() == notice_pdf.read_bytes()
         assert mail.get_body(("plain",)).get_content().startswith("Dear ")
+
+
+def test_letters_are_files_beside_the_database_and_go_when_a_batch_is_rejected(ctx, sender, approver, mail_server,
+                                                                               tmp_path):
+    from commstui.store import letter_files
+    from commstui.store.db import NotFound
+
+    compose = bulk.BulkCompose(subject="Lift", text_body="Dear {{ recipient.name }}, the lift is off.")
+    rejected = generate(ctx, sender, harbour(ctx), mode="letter", compose=compose).batch
+    kept = generate(ctx, sender, harbour(ctx), mode="letter", compose=compose).batch
+    folder = letter_files.folder(ctx.db.path)
+    assert len(list((folder / f"batch-{rejected.id}").glob("*.pdf"))) == rejected.letters == 17
+
+    batches.reject(ctx, approver, rejected.id, "Wrong wording")
+    assert not (folder / f"batch-{rejected.id}").exists()
+    assert len(list((folder / f"batch-{kept.id}").glob("*.pdf"))) == 17
+
+    batches.approve(ctx, approver, kept.id)
+    first = batches.unposted_letters(ctx, sender, kept.id)[0]
+    (folder / f"batch-{kept.id}" / f"{first.message_id}.pdf").unlink()
+    with pytest.raises(NotFound, match="missing"):
+        batches.print_letters(ctx, sender, [first.message_id], tmp_path / "x.pdf")
+    assert not (tmp_path / "x.pdf").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..delivery.email import _html_to_text
 from ..domain import Batch, BatchResults, BatchStatus, Channel, Permission, RecipientKind, User
 from ..store import batches as store
+from ..store import letter_files
 from ..store import notes as notes_store
 from .context import Context, require, require_any
 from .errors import PermissionDenied, ServiceError, ValidationError
@@ -90,7 +91,10 @@ def _decide(ctx: Context, user: User, batch_id: int, approve: bool, comment: str
             store.drop_pending(con, batch_id, f"batch rejected by {user.username}: {comment}")
         return store.get(con, batch_id)
 
-    return ctx.db.run(decide)
+    batch = ctx.db.run(decide)
+    if batch.status == BatchStatus.REJECTED:
+        letter_files.remove_batch(ctx.db.path, batch_id)  # never printed
+    return batch
 
 
 def approve(ctx: Context, user: User, batch_id: int, comment: str = "") -> Batch:
@@ -205,7 +209,7 @@ def print_letters(ctx: Context, user: User, message_ids: Sequence[int], out: Pat
     if not message_ids:
         raise ValidationError("Select the letters to print first.", "letters")
     with ctx.db.connect() as con:
-        letters = store.letter_pdfs(con, message_ids)
+        letters = store.letter_files(con, message_ids)
         contents = {aid: store.attachment_content(con, aid) for aid in {a for _, _, a in letters if a is not None}}
     if not letters:
         raise ValidationError("None of the selected letters exists any more.", "letters")
@@ -215,7 +219,8 @@ def print_letters(ctx: Context, user: User, message_ids: Sequence[int], out: Pat
                               "batch at a time (filter by batch).", "letters")
     out = Path(out).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_print_batch(out, (pdf for _, pdf, _ in letters), contents.get(attachments.pop()))
+    write_print_batch(out, (letter_files.read(ctx.db.path, name) for _, name, _ in letters),
+                      contents.get(attachments.pop()))
     return out, len(letters)
 
 

@@ -22,6 +22,7 @@ from ..delivery.sms import NumberError, is_mobile, normalise_number
 from ..domain import (Batch, BatchFailure, BatchStatus, Channel, ChannelMode, Permission, Recipient,
                       RecipientKind, User)
 from ..store import batches as store
+from ..store import letter_files
 from ..store import customers as customers_store
 from ..store import mail_servers as mail_store
 from ..store import messages as messages_store
@@ -632,7 +633,7 @@ def generate(ctx: Context, user: User, selection: Selection, mode: str | Channel
             if progress:
                 progress(Progress(done, total, "merging"))
         if letters:
-            _make_letters(ctx, letters, letterhead, progress, cancel, processes)
+            _make_letters(ctx, batch_id, letters, letterhead, progress, cancel, processes)
         ctx.db.run(lambda con: (store.add_failures(con, batch_id, failures),
                                 store.finish(con, batch_id, status=BatchStatus.PENDING, counts=counts,
                                              not_generated=len(failures))))
@@ -681,16 +682,17 @@ def _merge(compiled, chunk: Sequence[Recipient], bases: list[dict], user: User, 
     return rows, len(rows), lost
 
 
-def _make_letters(ctx: Context, letters: list, letterhead, progress: Callable[[Progress], None] | None,
-                  cancel: threading.Event | None, processes: int | None) -> None:
+def _make_letters(ctx: Context, batch_id: int, letters: list, letterhead,
+                  progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
+                  processes: int | None) -> None:
     from ..delivery.letters import make_letters
 
-    made: list[tuple[int, bytes, int]] = []
+    made: list[tuple[int, str, int]] = []
     done = 0
     stream = make_letters(iter(letters), letterhead, processes=processes or ctx.settings.letter_processes)
     try:
-        for item in stream:
-            made.append(item)
+        for message_id, pdf, pages in stream:
+            made.append((message_id, letter_files.write(ctx.db.path, batch_id, message_id, pdf), pages))
             done += 1
             if len(made) >= LETTER_CHUNK:
                 ctx.db.run(lambda con, rows=made: store.add_letters(con, rows))
@@ -714,3 +716,4 @@ def _abandon(ctx: Context, batch_id: int, status: str, why: str, failures: list[
         store.drop_pending(con, batch_id, why)
         store.set_status(con, batch_id, status, error=why)
     ctx.db.run(abandon)
+    letter_files.remove_batch(ctx.db.path, batch_id)

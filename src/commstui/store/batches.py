@@ -270,10 +270,12 @@ def add_messages(con, batch_id: int, rows: MessageRows, *, created_by: str, atta
     return [r[0] for r in found]
 
 
-def add_letters(con, rows: Sequence[tuple[int, bytes, int]]) -> None:
-    """(message id, pdf, pages) for generated letters."""
+def add_letters(con, rows: Sequence[tuple[int, str, int]]) -> None:
+    """(message id, file name in the letters folder, pages) for generated letters."""
     if rows:
-        con.executemany("insert into letters (message_id, pdf, pages) values (?, ?, ?)", [list(r) for r in rows])
+        ids, files, pages = (list(c) for c in zip(*rows))
+        con.execute("insert into letters (message_id, file, pages) "
+                    "select unnest(?::bigint[]), unnest(?::varchar[]), unnest(?::integer[])", [ids, files, pages])
 
 
 def add_failures(con, batch_id: int, failures: Sequence[BatchFailure]) -> None:
@@ -365,12 +367,12 @@ def unposted_letters(con, batch_id: int | None, limit: int) -> list[tuple]:
             order by m.batch_id, m.id limit ?""", [*params, limit]).fetchall()
 
 
-def letter_pdfs(con, ids: Sequence[int]) -> list[tuple[int, bytes, int | None]]:
-    """(message id, letter pdf, attachment id) in the order asked for."""
+def letter_files(con, ids: Sequence[int]) -> list[tuple[int, str, int | None]]:
+    """(message id, letter file name, attachment id) in the order asked for."""
     rows = con.execute(
-        "select m.id, l.pdf, m.attachment_id from messages m join letters l on l.message_id = m.id "
+        "select m.id, l.file, m.attachment_id from messages m join letters l on l.message_id = m.id "
         "where m.id in (select unnest(?::bigint[]))", [list(ids)]).fetchall()
-    by_id = {r[0]: (r[0], bytes(r[1]), r[2]) for r in rows}
+    by_id = {r[0]: r for r in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 

@@ -97,10 +97,11 @@ alter table messages add column recipient_name varchar;
 alter table messages add column contact_id bigint;
 alter table messages add column posted_by varchar;         -- letters: who marked it posted
 
--- a generated letter's PDF (without the batch attachment, appended when printed)
+-- a generated letter: its PDF (without the batch attachment, appended when printed) is a
+-- file in the database's .letters folder (store/letter_files.py says why not a blob)
 create table letters (
     message_id bigint primary key,
-    pdf blob not null,
+    file varchar not null,
     pages integer not null
 );
 

@@ -102,3 +102,16 @@ def test_the_letterhead_is_an_office_setting_printed_on_letters(ready_db, tmp_pa
     ok(run("letters", "print", "1", "--out", tmp_path / "one.pdf", "--db", ready_db))
     text = PdfReader(tmp_path / "one.pdf").pages[0].extract_text()
     assert "Quayside Strata" in text and "9 Quay St" in text and "Dear Rajesh Kumar" in text
+
+
+def test_batch_list_shows_times_in_the_office_zone(ready_db):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    ok(run("office", "set", "--db", ready_db, "--timezone", "Pacific/Kiritimati"))  # UTC+14: never the host's
+    ok(bulk(ready_db, "--buildings", "MILL", "--channel", "email", "--subject", "Hi", "--body", "Hello"))
+    created = datetime.fromisoformat(json.loads(ok(run("batch", "show", "1", "--json", "--db", ready_db)).stdout)
+                                     ["created_at"])
+    listed = ok(run("batch", "list", "--db", ready_db)).stdout.splitlines()
+    assert len(listed) == 1 and "pending approval" in listed[0]
+    assert f"{created.astimezone(ZoneInfo('Pacific/Kiritimati')):%Y-%m-%d %H:%M}" in listed[0]

@@ -247,9 +247,15 @@ def batch_list(db, status) -> None:
     """Recent batches, newest first."""
     from .services import batches
 
+    from zoneinfo import ZoneInfo
+
+    from .services import schedule
+
     ctx = open_context(_resolve_db(db), create=False)
+    zone = ZoneInfo(schedule.office_zone(ctx, LOCAL_ADMIN))  # times as the office reads them
     for batch in batches.list_batches(ctx, LOCAL_ADMIN, status):
-        click.echo(f"{batch.id:>6}  {BatchStatus(batch.status).label:16}  {batch.created_at:%Y-%m-%d %H:%M}  "
+        click.echo(f"{batch.id:>6}  {BatchStatus(batch.status).label:16}  "
+                   f"{batch.created_at.astimezone(zone):%Y-%m-%d %H:%M}  "
                    f"{batch.created_by:12}  {_fit(batch.title, 30):30}  {_counts(batch)}")
 
 

@@ -15,6 +15,10 @@ class Permission(enum.StrEnum):
     BULK_SEND = "bulk.send"            # the bulk send wizard, its dashboards and results
     BULK_APPROVE = "bulk.approve"      # release (or reject) a generated batch
     TEMPLATES = "templates.manage"     # create and edit templates
+    COMPANY_VIEW = "company.view"                    # every company
+    COMPANY_EDIT = "company.edit"
+    COMPANY_VIEW_ASSIGNED = "company.view.assigned"  # only the companies assigned to the user (crm roles)
+    COMPANY_EDIT_ASSIGNED = "company.edit.assigned"
 
 
 class Role(enum.StrEnum):
@@ -40,6 +44,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     Role.BULK_SEND: frozenset({Permission.BULK_SEND}),
     Role.BULK_APPROVE: frozenset({Permission.BULK_APPROVE}),
     Role.TEMPLATES: frozenset({Permission.TEMPLATES}),
+    Role.COMPANY_VIEW: frozenset({Permission.COMPANY_VIEW}),
+    Role.COMPANY_EDIT: frozenset({Permission.COMPANY_EDIT}),
+    Role.CRM_COMPANY_VIEW: frozenset({Permission.COMPANY_VIEW_ASSIGNED}),
+    Role.CRM_COMPANY_EDIT: frozenset({Permission.COMPANY_EDIT_ASSIGNED}),
 }
 ALL_ROLES = [r.value for r in Role]
 

@@ -17,6 +17,10 @@ _WORDS = {
     Permission.BULK_SEND: "send bulk correspondence (role bulkSend)",
     Permission.BULK_APPROVE: "approve bulk sends (role bulkApprove)",
     Permission.TEMPLATES: "edit templates (role templates)",
+    Permission.COMPANY_VIEW: "view companies (role companyView)",
+    Permission.COMPANY_EDIT: "change companies (role companyEdit)",
+    Permission.COMPANY_VIEW_ASSIGNED: "view the companies assigned to them (role crmCompanyView)",
+    Permission.COMPANY_EDIT_ASSIGNED: "change the companies assigned to them (role crmCompanyEdit)",
 }
 
 

@@ -100,3 +100,18 @@ async def test_a_number_the_provider_refuses_fails_with_its_words_and_the_rest_g
     with ctx.db.connect() as con:
         statuses = {r[0] for r in con.execute("select status from messages where batch_id = ?", [batch.id]).fetchall()}
     assert statuses == {MessageStatus.SENT, MessageStatus.FAILED}
+
+
+async def test_the_status_figures_count_texts_waiting_to_go(ctx, admin, server, provider):
+    from commstui.services import schedule
+
+    sender = auth.login(ctx, "bulk-sender", "bulk-sender-demo-1")
+    before = schedule.dispatcher_status(ctx, admin)
+    selection = mill(ctx, sender)
+    found = bulk.recipients(ctx, sender, selection, "sms")
+    batch = bulk.generate(ctx, sender, selection, "sms", COMPOSE, found.recipients).batch
+    assert schedule.dispatcher_status(ctx, admin).queued == before.queued  # pending approval: not queued yet
+    batches.approve(ctx, admin, batch.id)
+    assert schedule.dispatcher_status(ctx, admin).queued == before.queued + batch.sms
+    await drain(ctx)
+    assert schedule.dispatcher_status(ctx, admin).queued == before.queued

@@ -382,7 +382,8 @@ def next_due(con) -> datetime | None:
 
 
 def dispatch_counts(con, now: datetime, hour_later: datetime, day_ago: datetime) -> tuple:
-    """(queued, due within the hour, retrying, failed in the last day, held, next due) in one scan."""
+    """(queued, due within the hour, retrying, failed in the last day, held, next due) in one scan,
+    over everything a dispatcher sends: emails, SMS and RoboCalls (letters are posted by people)."""
     return con.execute(
         """select count(*) filter (where status in ('queued', 'sending')),
                   count(*) filter (where status = 'queued' and due_at <= ?),
@@ -390,7 +391,8 @@ def dispatch_counts(con, now: datetime, hour_later: datetime, day_ago: datetime)
                   count(*) filter (where status = 'failed' and coalesce(sent_at, due_at) >= ?),
                   count(*) filter (where status = 'held'),
                   min(due_at) filter (where status = 'queued')
-           from messages where channel = 'email' and status in ('queued', 'sending', 'failed', 'held')""",
+           from messages where channel in ('email', 'sms', 'robocall')
+             and status in ('queued', 'sending', 'failed', 'held')""",
         [hour_later, day_ago]).fetchone()
 
 

@@ -55,6 +55,7 @@ async def loaded(pilot, screen_type: type[ProviderSettingsScreen]) -> ProviderSe
     await until(pilot, lambda: isinstance(pilot.app.screen, screen_type), what=screen_type.__name__)
     screen = pilot.app.screen
     await until(pilot, lambda: screen.loaded, what="the settings to load")
+    await pilot.pause()  # the layout of what loading showed or hid (a busy machine may not be there yet)
     return screen
 
 

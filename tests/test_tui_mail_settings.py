@@ -3,6 +3,10 @@ and "Send test email" against a real capture server and against a closed port.""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 from functools import partial
 
 from textual.widgets import Input, Select, Static
@@ -87,7 +91,12 @@ async def test_a_bad_value_is_pointed_at_and_nothing_is_saved(ctx, admin):
     assert mail_settings.get_server(ctx, admin) is None
 
 
-async def test_pacing_is_saved_and_a_bad_value_is_pointed_at(ctx, admin):
+async def test_pacing_is_saved_and_a_bad_value_is_pointed_at(ctx, admin, monkeypatch, request):
+    # a config dir with a short path, as in real use (~/.config/commstui): the secrets file's path is
+    # shown under the password, and pytest's own tmp paths (longer under xdist) would wrap it to 3 lines
+    short = Path(tempfile.mkdtemp(prefix="cfg"))
+    request.addfinalizer(lambda: shutil.rmtree(short, ignore_errors=True))
+    monkeypatch.setenv("COMMSTUI_CONFIG_DIR", str(short))
     async with opened(ctx, admin) as (app, pilot, screen):
         # the whole form fits 80x24 without scrolling
         assert screen.query_one("#settings-form").max_scroll_y == 0

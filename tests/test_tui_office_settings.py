@@ -37,6 +37,7 @@ async def opened(pilot) -> OfficeSettingsScreen:
     await until(pilot, lambda: isinstance(app.screen, OfficeSettingsScreen), "office settings")
     screen = app.screen
     await until(pilot, lambda: screen.loaded, "the settings to load")
+    await pilot.pause()  # focus and layout settle after what loading showed (a busy machine may lag)
     return screen
 
 

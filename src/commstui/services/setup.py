@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from importlib import resources
 
 from ..store import customers as customers_store
+from ..store import companies as companies_store
 from ..store import contacts as contacts_store
 from ..store import mail_servers as mail_store
 from ..store import office as office_store
@@ -84,6 +85,8 @@ def load_sample(ctx: Context) -> dict:
                 users_store.insert(con, u["username"], u["display_name"], hash_password(u["password"]),
                                    roles=u.get("roles", []), group_roles=u.get("group_roles", []),
                                    email=u.get("email"))
+        for a in _rows("company_assignments.csv"):  # the crm roles see only these
+            companies_store.assign(con, a["username"], a["company_code"])
         return {"sample": "loaded", "customers": len(customers), "buildings": len(buildings),
                 "companies": len(companies), "users": len(people["users"])}
 

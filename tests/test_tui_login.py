@@ -106,7 +106,8 @@ async def test_palette_entries_depend_on_the_user(ctx, admin, viewer, tmp_path):
     app = CommsApp(ctx, admin, run_dispatcher=False, demo_outbox=tmp_path / "outbox")
     async with app.run_test(size=SIZE) as pilot:
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
-        assert names == ["Customers: Search", "Delivery: Needs attention", "Bulk: Send wizard",
+        assert names == ["Customers: Search", "Customers: Import from CSV", "Customers: Export to CSV",
+                         "Companies: Search", "Delivery: Needs attention", "Bulk: Send wizard",
                          "Bulk: Batches and approval", "Bulk: Undelivered emails", "Bulk: Undelivered posted mail",
                          "Templates: Manage", "Delivery: Pause dispatching", "Mail: Settings", "SMS: Settings",
                          "Settings: Office (time zone, missed runs, letterhead)", "Demo: Outbox", "Session: Log out"]
@@ -114,7 +115,8 @@ async def test_palette_entries_depend_on_the_user(ctx, admin, viewer, tmp_path):
     app = CommsApp(ctx, viewer, run_dispatcher=False)
     async with app.run_test(size=SIZE) as pilot:
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
-        assert names == ["Customers: Search", "Delivery: Needs attention", "Session: Log out"]
+        assert names == ["Customers: Search", "Customers: Export to CSV", "Delivery: Needs attention",
+                         "Session: Log out"]
         app.action_open_mail_settings()
         await pilot.pause()
         assert any("administrators" in n.message for n in app._notifications)

@@ -71,6 +71,16 @@ class CommsCommands(Provider):
         if user.can(Permission.CUSTOMER_VIEW):
             found.append(("Customers: Search", app.action_open_customers,
                           "Find a customer by account no, name, email or phone"))
+        if user.can(Permission.CUSTOMER_VIEW) and user.can(Permission.CUSTOMER_EDIT):
+            found.append(("Customers: Import from CSV", app.action_import_customers,
+                          "Check a CSV file (every bad row with its line and column), then import it"))
+        if user.can(Permission.CUSTOMER_VIEW):
+            found.append(("Customers: Export to CSV", app.action_export_customers,
+                          "The customers the search and filters show, to a CSV file"))
+        if user.can(Permission.COMPANY_VIEW) or user.can(Permission.COMPANY_VIEW_ASSIGNED):
+            found.append(("Companies: Search", app.action_open_companies,
+                          "Find a company by code or name and see its customers"))
+        if user.can(Permission.CUSTOMER_VIEW):
             found.append(("Delivery: Needs attention", app.action_open_needs_attention,
                           "Emails held after missing their time: send, reschedule or cancel"))
         if user.can(Permission.BULK_SEND):
@@ -480,6 +490,21 @@ class CommsApp(App[None]):
     def action_open_sms_settings(self) -> None:
         self._push_screen_from("sms_settings", "SmsSettingsScreen", self._can(Permission.MAIL_SETTINGS),
                                "SMS and RoboCall settings are for administrators.")
+
+    def action_open_companies(self) -> None:
+        self._push_screen_from("companies", "CompaniesScreen",
+                               self._can(Permission.COMPANY_VIEW) or self._can(Permission.COMPANY_VIEW_ASSIGNED),
+                               "Companies need the role companyView or crmCompanyView; ask an administrator.")
+
+    def action_import_customers(self) -> None:
+        self._push_screen_from("customer_import", "CustomerImportScreen",
+                               self._can(Permission.CUSTOMER_VIEW) and self._can(Permission.CUSTOMER_EDIT),
+                               "Importing customers needs the roles customerView and customerEdit.")
+
+    def action_export_customers(self) -> None:
+        current = self.screen.current_filter() if isinstance(self.screen, CustomersScreen) else None
+        self._push_screen_from("customer_import", "CustomerExportScreen", self._can(Permission.CUSTOMER_VIEW),
+                               "Exporting customers needs the role customerView.", flt=current)
 
     def _can(self, permission: Permission) -> bool:
         return self.user is not None and self.user.can(permission)

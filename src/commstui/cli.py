@@ -708,7 +708,7 @@ def dispatcher_resume(db: Path | None) -> None:
 
 
 # verbs kept in their own modules, registered on `cli` when imported
-from . import cli_bulk, cli_sms  # noqa: E402,F401
+from . import cli_bulk, cli_companies, cli_import, cli_sms  # noqa: E402,F401
 
 
 # -- the entry point -------------------------------------------------------------------

@@ -71,6 +71,7 @@ class CompanyDetailsScreen(Screen):
 
     BINDINGS = [
         Binding("r", "rename", "Rename", tooltip="Change the company's name"),
+        Binding("a", "add_customer", "Add customer", tooltip="Add a customer (and their portal user) to this company"),
         Binding("escape", "back", "Back", tooltip="Back to the company list"),
         Binding("f5", "reload", "Reload", show=False),
     ]
@@ -157,7 +158,7 @@ class CompanyDetailsScreen(Screen):
 
     # -- actions -------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "rename":
+        if action in ("rename", "add_customer"):  # both need edit on this company
             return self.account is not None and self.account.may_rename
         return True
 
@@ -177,6 +178,21 @@ class CompanyDetailsScreen(Screen):
         from .customer_details import CustomerDetailsScreen
 
         self.app.push_screen(CustomerDetailsScreen(int(event.row_key.value)))
+
+    def action_add_customer(self) -> None:
+        if self.account is None or not self.account.may_rename:
+            return
+        from .add_company_customer import AddCompanyCustomerScreen
+        from .customer_details import CustomerDetailsScreen
+
+        def added(customer) -> None:
+            if customer is None:
+                return
+            self._load()
+            if self.account.may_open_customers:
+                self.app.push_screen(CustomerDetailsScreen(customer.id))
+
+        self.app.push_screen(AddCompanyCustomerScreen(self.company_id, self.account.company.code), added)
 
     def action_rename(self) -> None:
         if self.account is None or not self.account.may_rename:

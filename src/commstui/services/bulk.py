@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from ..config import data_dir
 from ..delivery import rendering
@@ -30,6 +29,7 @@ from ..store import office as office_store
 from ..store import sms as sms_store
 from ..store import templates as templates_store
 from .context import Context, require, require_any
+from .templates import office_today
 from .errors import NoMailServer, ServiceError, ValidationError
 
 CHUNK = 5_000            # recipients merged and stored per transaction: nobody waits long on the file
@@ -355,15 +355,6 @@ _PART_LABELS = {"subject": "Subject", "text_body": "Message", "html_body": "HTML
                 "letter_body": "Letter body", "sms_body": "SMS/RoboCall message"}
 
 
-def _today(con) -> str:
-    zone = office_store.get_all(con).get("timezone")
-    try:
-        now = datetime.now(ZoneInfo(zone)) if zone else datetime.now().astimezone()
-    except (KeyError, ValueError):
-        now = datetime.now().astimezone()
-    return f"{now.day} {now:%B %Y}"
-
-
 def _letterhead(con):
     from ..delivery.letters import Letterhead
 
@@ -445,7 +436,7 @@ def _render_one(ctx: Context, user: User, compose: BulkCompose, recipient: Recip
     compiled = rendering.compile_parts(compose.parts())
     with ctx.db.connect() as con:
         base = store.merge_rows(con, [recipient.account_no])[0]
-        today = _today(con)
+        today = office_today(con)
     try:
         return compiled.render(rendering.context_for(_merge_row(base, recipient, user, today)))
     except rendering.RenderError as exc:
@@ -479,7 +470,7 @@ def preview_letter(ctx: Context, user: User, compose: BulkCompose, recipient: Re
     parts = _render_one(ctx, user, compose, recipient)
     with ctx.db.connect() as con:
         letterhead = _letterhead(con)
-        today = _today(con)
+        today = office_today(con)
         row = store.people(con, store.Criteria(account_nos=[recipient.account_no]), False, False)[0]
     lines = _postal(recipient.name, *row[8:13])
     letter = LetterInput(key=0, recipient_lines=lines, date_text=today, subject=parts["subject"],
@@ -597,7 +588,7 @@ def generate(ctx: Context, user: User, selection: Selection, mode: str | Channel
         batch_id = store.create(con, title=title, channel_mode=mode, selection=asdict(selection),
                                 template_name=compose.template_name, parts=compose.parts(),
                                 attachment_id=attachment_id, created_by=user.username, recipients=len(chosen))
-        return batch_id, attachment_id, mail_store.active(con), _letterhead(con), _today(con)
+        return batch_id, attachment_id, mail_store.active(con), _letterhead(con), office_today(con)
 
     batch_id, attachment_id, server, letterhead, today = ctx.db.run(start)
     from_addr = server.from_addr if server else None

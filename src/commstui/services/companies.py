@@ -95,12 +95,12 @@ def account(ctx: Context, user: User, company_id: int, limit: int = 100) -> Comp
         return CompanyAccount(
             company=company,
             customers=companies_store.customers_of(con, company_id, limit=limit),
-            may_rename=_may_edit(con, user, company_id),
+            may_rename=may_edit(con, user, company_id),
             may_open_customers=user.can(Permission.CUSTOMER_VIEW),
         )
 
 
-def _may_edit(con, user: User, company_id: int) -> bool:
+def may_edit(con, user: User, company_id: int) -> bool:
     if user.can(Permission.COMPANY_EDIT):
         return True
     return user.can(Permission.COMPANY_EDIT_ASSIGNED) and companies_store.is_assigned(con, company_id, user.id)
@@ -126,7 +126,7 @@ def rename(ctx: Context, user: User, company_id: int, name: str) -> Company:
 
     def change(con) -> Company:
         company = companies_store.get(con, company_id, assigned_to=scope)  # invisible: not found
-        if not _may_edit(con, user, company_id):
+        if not may_edit(con, user, company_id):
             raise PermissionDenied(
                 f"{user.username} may change only the companies assigned to them (role crmCompanyEdit), "
                 f"and {company.code} is not one; ask an administrator to assign it.")

@@ -45,7 +45,7 @@ from .auth import hash_password
 from .context import Context, require_any
 from .email import parse_addresses
 from .errors import PermissionDenied, ValidationError
-from .templates import _today
+from .templates import office_today
 
 NAME_MAX = 120
 ACCOUNT_PREFIX = "A"
@@ -89,7 +89,7 @@ def _company_for_edit(con, user: User, company_id: int) -> Company:
     require_any(user, Permission.COMPANY_EDIT, Permission.COMPANY_EDIT_ASSIGNED)
     scope = None if user.can(Permission.COMPANY_VIEW) else user.id
     company = companies_store.get(con, company_id, assigned_to=scope)  # invisible: not found
-    if not companies._may_edit(con, user, company_id):
+    if not companies.may_edit(con, user, company_id):
         raise PermissionDenied(
             f"{user.username} may add customers only to the companies assigned to them (role crmCompanyEdit), "
             f"and {company.code} is not one; ask an administrator to assign it.")
@@ -109,29 +109,23 @@ def may_add(ctx: Context, user: User | None, company_id: int) -> bool:
 
 
 # -- what the form offers ---------------------------------------------------------------
-# These three queries belong in store/users.py and store/customers.py (not this helper's files).
 def _group_roles(con) -> list[GroupRole]:
-    rows = con.execute("select name, roles, coalesce(description, '') from group_roles order by name").fetchall()
-    return [GroupRole(name, tuple(roles), description) for name, roles, description in rows]
+    return [GroupRole(name, roles, description) for name, roles, description in users_store.group_roles(con)]
 
 
 def _email_taken(con, email: str) -> str | None:
     """Why the address cannot be a new username, or None."""
-    row = con.execute("select username from users where lower(username) = lower(?) limit 1", [email]).fetchone()
-    if row:
-        return f"there is already a user {row[0]!r}"
-    row = con.execute("select account_no from customers where lower(email) = lower(?) order by account_no limit 1",
-                      [email]).fetchone()
-    if row:
-        return f"customer {row[0]} already has that email address"
+    username = users_store.username_like(con, email)
+    if username:
+        return f"there is already a user {username!r}"
+    account = customers_store.account_with_email(con, email)
+    if account:
+        return f"customer {account} already has that email address"
     return None
 
 
 def _next_account_no(con) -> str:
-    pattern = f"^{ACCOUNT_PREFIX}[0-9]{{{ACCOUNT_DIGITS}}}$"
-    highest = con.execute(
-        "select max(cast(substr(account_no, 2) as bigint)) from customers where regexp_matches(account_no, ?)",
-        [pattern]).fetchone()[0]
+    highest = customers_store.highest_account_number(con, ACCOUNT_PREFIX, ACCOUNT_DIGITS)
     number = max(highest or 0, 10 ** (ACCOUNT_DIGITS - 1) - 1) + 1
     if number >= 10 ** ACCOUNT_DIGITS:
         raise ValidationError("Every account number of the form A + 7 digits is used; ask an administrator.",
@@ -258,7 +252,7 @@ def _queue_welcome(con, user: User, template: Template, customer_id: int, from_a
     row = templates_store.merge_row(con, customer_id=customer_id)
     row.update(recipient_name=row["name"], recipient_kind="customer", recipient_email=row["email"],
                recipient_mobile=row["mobile"], sender_name=user.display_name, sender_email=user.email or "",
-               today=_today(con))
+               today=office_today(con))
     try:
         rendered = rendering.compile_parts(parts).render(rendering.context_for(row))
     except rendering.TemplateError as exc:

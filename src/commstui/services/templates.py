@@ -139,7 +139,8 @@ def delete_template(ctx: Context, user: User, template_id: int) -> None:
         raise NotFound(f"No template with id {template_id}; it may have been deleted already.")
 
 
-def _today(con) -> str:
+def office_today(con) -> str:
+    """Today's date as merge fields print it ("23 November 2026"), in the office zone."""
     zone = office_store.settings(con, rules.system_zone_name())[0].timezone
     try:
         now = datetime.now(ZoneInfo(zone))
@@ -167,7 +168,7 @@ def preview(ctx: Context, user: User, parts: dict[str, str], customer_id: int | 
             row = templates_store.merge_row(con, customer_id=customer_id, account_no=account_no)
         except NotFound as exc:
             raise ValidationError(f"Preview for: {exc}", "preview_account") from None
-        today = _today(con)
+        today = office_today(con)
     row.update(recipient_name=row["name"], recipient_kind="customer", recipient_email=row["email"],
                recipient_mobile=row["mobile"], sender_name=user.display_name, sender_email=user.email or "",
                today=today)

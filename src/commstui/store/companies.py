@@ -55,7 +55,7 @@ def normalise_query(text: str) -> str:
     return " ".join((text or "").split()).lower()
 
 
-def _filters(text: str, assigned_to: int | None) -> tuple[list[str], list]:
+def filters(text: str, assigned_to: int | None) -> tuple[list[str], list]:
     where, params = [], []
     query = normalise_query(text)
     if query:
@@ -75,7 +75,7 @@ def _where(where: list[str]) -> str:
 def search(con: duckdb.DuckDBPyConnection, text: str = "", *, assigned_to: int | None = None,
            after_code: str | None = None, limit: int = 100) -> Page:
     """One page of companies ordered by code, starting after after_code (keyset)."""
-    where, params = _filters(text, assigned_to)
+    where, params = filters(text, assigned_to)
     if after_code is not None:
         where.append("co.code > ?")
         params.append(after_code)
@@ -84,12 +84,12 @@ def search(con: duckdb.DuckDBPyConnection, text: str = "", *, assigned_to: int |
 
 
 def count(con: duckdb.DuckDBPyConnection, text: str = "", *, assigned_to: int | None = None) -> int:
-    where, params = _filters(text, assigned_to)
+    where, params = filters(text, assigned_to)
     return con.execute("select count(*) from companies co " + _where(where), params).fetchone()[0]
 
 
 def get(con: duckdb.DuckDBPyConnection, company_id: int, *, assigned_to: int | None = None) -> Company:
-    where, params = _filters("", assigned_to)
+    where, params = filters("", assigned_to)
     row = con.execute(_COUNTED + _where(["co.id = ?", *where]), [company_id, *params]).fetchone()
     if row is None:
         # the same words whether it does not exist or is not the user's: ids cannot be probed
@@ -99,7 +99,7 @@ def get(con: duckdb.DuckDBPyConnection, company_id: int, *, assigned_to: int | N
 
 def get_by_code(con: duckdb.DuckDBPyConnection, code: str, *, assigned_to: int | None = None) -> Company:
     code = (code or "").strip()
-    where, params = _filters("", assigned_to)
+    where, params = filters("", assigned_to)
     row = con.execute(_COUNTED + _where(["upper(co.code) = upper(?)", *where]), [code, *params]).fetchone()
     if row is None:
         raise NotFound(f"No company with code {code!r}.")

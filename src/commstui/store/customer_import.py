@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import duckdb
 
-from .customers import SEARCH_TEXT_SQL, _filters
+from .customers import SEARCH_TEXT_SQL, filters
 
 # the columns an import writes, in the order the service hands them over
 WRITE_COLUMNS = (
@@ -80,7 +80,7 @@ def export_page(con: duckdb.DuckDBPyConnection, text: str = "", *, building_id: 
                 customer_type: str | None = None, status: str | None = None,
                 after_account: str | None = None, limit: int = 20_000) -> list[tuple]:
     """One page of the export in account order (keyset), with codes instead of ids."""
-    where, params = _filters(text, building_id, customer_type, status)
+    where, params = filters(text, building_id, customer_type, status)
     if after_account is not None:
         where.append("c.account_no > ?")
         params.append(after_account)

@@ -35,7 +35,7 @@ def normalise_query(text: str) -> str:
     return text
 
 
-def _filters(text: str, building_id: int | None, customer_type: str | None,
+def filters(text: str, building_id: int | None, customer_type: str | None,
              status: str | None) -> tuple[list[str], list]:
     where, params = [], []
     query = normalise_query(text or "")
@@ -58,7 +58,7 @@ def search(con: duckdb.DuckDBPyConnection, text: str = "", *, building_id: int |
            customer_type: str | None = None, status: str | None = None,
            after_account: str | None = None, limit: int = 100) -> Page:
     """One page of the grid, ordered by account number, starting after after_account."""
-    where, params = _filters(text, building_id, customer_type, status)
+    where, params = filters(text, building_id, customer_type, status)
     if after_account is not None:
         where.append("c.account_no > ?")
         params.append(after_account)
@@ -74,7 +74,7 @@ def search(con: duckdb.DuckDBPyConnection, text: str = "", *, building_id: int |
 
 def count(con: duckdb.DuckDBPyConnection, text: str = "", *, building_id: int | None = None,
           customer_type: str | None = None, status: str | None = None) -> int:
-    where, params = _filters(text, building_id, customer_type, status)
+    where, params = filters(text, building_id, customer_type, status)
     sql = "select count(*) from customers c " + (("where " + " and ".join(where)) if where else "")
     return con.execute(sql, params).fetchone()[0]
 
@@ -149,3 +149,17 @@ def distinct_values(con: duckdb.DuckDBPyConnection, column: str) -> list[str]:
     if column not in ("customer_type", "status"):
         raise ValueError(column)
     return [r[0] for r in con.execute(f"select distinct {column} from customers order by 1").fetchall()]
+
+
+def account_with_email(con, email: str) -> str | None:
+    """The first account whose email is this one ignoring case, if any."""
+    row = con.execute("select account_no from customers where lower(email) = lower(?) order by account_no limit 1",
+                      [email]).fetchone()
+    return row[0] if row else None
+
+
+def highest_account_number(con, prefix: str, digits: int) -> int | None:
+    """The largest N among account numbers of the form prefix + N (exactly `digits` digits)."""
+    return con.execute(
+        "select max(cast(substr(account_no, ?) as bigint)) from customers where regexp_matches(account_no, ?)",
+        [len(prefix) + 1, f"^{re.escape(prefix)}[0-9]{{{digits}}}$"]).fetchone()[0]

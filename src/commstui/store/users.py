@@ -84,3 +84,15 @@ def upsert_group_role(con, name: str, roles, description: str | None = None) -> 
 
 def count(con) -> int:
     return con.execute("select count(*) from users").fetchone()[0]
+
+
+def group_roles(con) -> list[tuple[str, tuple[str, ...], str]]:
+    """(name, roles, description) of every group role, by name."""
+    rows = con.execute("select name, roles, coalesce(description, '') from group_roles order by name").fetchall()
+    return [(name, tuple(roles), description) for name, roles, description in rows]
+
+
+def username_like(con, username: str) -> str | None:
+    """The existing username equal to this one ignoring case, if any."""
+    row = con.execute("select username from users where lower(username) = lower(?) limit 1", [username]).fetchone()
+    return row[0] if row else None

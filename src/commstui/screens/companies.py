@@ -22,6 +22,7 @@ from ..domain import Page
 from ..services import companies
 from ..services.errors import PermissionDenied
 from ..widgets.format import literal, plural
+from ..widgets.paged_table import PagedTable
 from ..widgets.status_line import StatusLine
 
 PAGE_SIZE = 100
@@ -30,30 +31,17 @@ DEBOUNCE_SECONDS = 0.15
 COLUMNS = (("Code", 10), ("Name", 48), ("Customers", 9))
 
 
-class CompanyTable(DataTable):
+class CompanyTable(PagedTable):
     BINDINGS = [
         Binding("enter", "select_cursor", "More details", tooltip="Open the highlighted company"),
         Binding("d", "select_cursor", "More details", show=False),
     ]
 
-    class NearEnd(Message):
-        """The viewport is within a screenful of the last loaded row."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-
-    def on_mount(self) -> None:
-        for label, width in COLUMNS:
-            self.add_column(label, width=width)
+    COLUMNS = COLUMNS
 
     def add_companies(self, rows) -> None:
         for r in rows:
             self.add_row(literal(r.code), literal(r.name), literal(f"{r.customers:>9,}"), key=str(r.id))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if self.row_count and new_value >= self.max_scroll_y - self.scrollable_content_region.height:
-            self.post_message(self.NearEnd())
 
 
 class CompanySearchBox(Input):

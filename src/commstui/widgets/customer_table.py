@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.message import Message
-from textual.widgets import DataTable
 
 from ..domain import CustomerRow
 from .format import literal
+from .paged_table import PagedTable
 
 # (label, width): fixed widths so adding a page never re-measures every row
 COLUMNS = (("Account", 9), ("Name", 22), ("Email", 28), ("Mobile", 12), ("Building", 20),
            ("Type", 11), ("Status", 8))
 
 
-class CustomerTable(DataTable):
+class CustomerTable(PagedTable):
     """Rows are appended page by page; NearEnd says "load the next page now"."""
 
     BINDINGS = [
@@ -27,15 +26,7 @@ class CustomerTable(DataTable):
         Binding("end", "scroll_bottom", "Last row", show=False),
     ]
 
-    class NearEnd(Message):
-        """The viewport is within a screenful of the last loaded row."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-
-    def on_mount(self) -> None:
-        for label, width in COLUMNS:
-            self.add_column(label, width=width)
+    COLUMNS = COLUMNS
 
     def add_customers(self, rows: list[CustomerRow]) -> None:
         for r in rows:
@@ -44,8 +35,3 @@ class CustomerTable(DataTable):
                 literal(r.building), literal(r.customer_type), literal(r.status),
                 key=str(r.id),
             )
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if self.row_count and new_value >= self.max_scroll_y - self.scrollable_content_region.height:
-            self.post_message(self.NearEnd())

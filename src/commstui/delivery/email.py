@@ -57,7 +57,7 @@ class SendResult:
         return {k: v for k, v in self.refused.items() if v[:1] != "4"}
 
 
-def _html_to_text(body: str) -> str:
+def html_to_text(body: str) -> str:
     text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</h[1-6]>|</li>", "\n", body)
     text = re.sub(r"<[^>]+>", "", text)
     return html.unescape(text).strip() + "\n"
@@ -84,7 +84,7 @@ def build_mime(message: Message, from_addr: str, attachment: FileAttachment | No
     # Bcc goes only in the envelope, never in a header
     mime["Subject"] = message.subject
     if message.is_html:
-        mime.set_content(_html_to_text(message.body))
+        mime.set_content(html_to_text(message.body))
         mime.add_alternative(message.body, subtype="html")
     else:
         mime.set_content(message.body or "\n")
@@ -156,7 +156,7 @@ def _content(body: str, is_html: bool) -> bytes:
     """MIME-Version, Content-* headers, blank line and the encoded body."""
     part = EmailMessage()
     if is_html:
-        part.set_content(_html_to_text(body))
+        part.set_content(html_to_text(body))
         part.add_alternative(body, subtype="html")
     else:
         part.set_content(body or "\n")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..delivery.email import _html_to_text
+from ..delivery.email import html_to_text
 from ..domain import Batch, BatchResults, BatchStatus, Channel, Permission, RecipientKind, User
 from ..store import batches as store
 from ..store import letter_files
@@ -64,7 +64,7 @@ def approval_summary(ctx: Context, user: User, batch_id: int) -> ApprovalSummary
     with ctx.db.connect() as con:
         batch = store.get(con, batch_id)
         # what the approver reads is what a text-only mail reader would show
-        samples = [Sample(channel, ", ".join(to or ()), subject, _html_to_text(body) if is_html else body)
+        samples = [Sample(channel, ", ".join(to or ()), subject, html_to_text(body) if is_html else body)
                    for channel, to, subject, body, is_html in store.sample_messages(con, batch_id)]
         failed = len(store.failures(con, batch_id))
     refusal = _refusal(user, batch)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import data_dir
 from ..delivery import rendering
-from ..delivery.email import _html_to_text, new_message_id
+from ..delivery.email import html_to_text, new_message_id
 from ..delivery.sms import NumberError, is_mobile, normalise_number
 from ..domain import (Batch, BatchFailure, BatchStatus, Channel, ChannelMode, Permission, Recipient,
                       RecipientKind, User)
@@ -449,7 +449,7 @@ def preview_email(ctx: Context, user: User, compose: BulkCompose, recipient: Rec
     with ctx.db.connect() as con:
         server = mail_store.active(con)
     html = parts["html_body"] if compose.html_body.strip() else None
-    text = _html_to_text(html) if html and not compose.text_body.strip() else parts["text_body"]
+    text = html_to_text(html) if html and not compose.text_body.strip() else parts["text_body"]
     headers = [("From", server.from_addr if server else "(no mail server configured)"),
                ("To", recipient.destination or "(none)"), ("Subject", parts["subject"]),
                ("Message-ID", "(assigned when the batch is generated)")]

@@ -463,3 +463,40 @@ def test_a_file_from_the_first_release_is_upgraded_and_keeps_its_messages(tmp_pa
         assert con.execute("select message_id from messages").fetchall() == [("<m1@x>",)]
         assert messages_store.attempts(con, 1) == []
     assert "002_message_attempts.sql" in ctx.db.applied_migrations
+
+
+# -- the outcome journal -------------------------------------------------------------
+
+def test_a_write_removes_only_the_journal_of_the_outcomes_it_committed(ctx, admin, customer_id, server, clock):
+    """A flush and a claim can each be writing outcomes at the same time; the first to
+    commit must not remove the journal of the other's. Killed in between, the next
+    dispatcher replays the second's outcome instead of sending that message again."""
+    import os
+
+    from commstui.delivery import journal as journals
+    from commstui.delivery.email import Outcome, SendResult
+
+    ids = {queue(ctx, admin, customer_id, subject=f"Notice {n}").id for n in range(2)}
+    first = dispatcher(ctx, clock, owner="first")
+    first_claim = first._claim(None)
+    assert {m.id for m in first_claim.messages} == ids
+    first._journal = journals.Journal(ctx.db.path, first.owner)
+    accepted = SendResult(Outcome.SENT, "250 2.0.0 queued", {}, 250)
+
+    def sent(message):
+        first._journal.record(message.id, message.attempts, "sent", accepted.reply, {}, 250, clock())
+        first._results.append((message, accepted, clock()))
+
+    one, two = first_claim.messages
+    sent(one)
+    flush = first._take_outcomes()
+    sent(two)
+    exchange = first._take_outcomes()
+    first._record(*flush[:3])
+    first._outcomes_written(*flush)
+    os.close(first._journal._lock_fd)  # killed before the exchange committed
+
+    second = dispatcher(ctx, clock, owner="second")
+    assert second._claim(None).messages == []  # nothing left to send: the journal said sent
+    assert {row(ctx, id).status for id in ids} == {"sent"}
+    assert journals.orphans(ctx.db.path) == []

@@ -103,7 +103,10 @@ class Dispatcher:
         self._throttle_pause = settings.throttle_pause
         self._office: OfficeSettings | None = None
         self._journal: journals.Journal | None = None
-        self._flushed_segments: list = []   # journal segments whose outcomes await a commit
+        # journal segments whose outcomes are not committed yet: each write removes only its
+        # own (a flush and a claim can be writing different outcomes at the same time)
+        self._uncommitted: set = set()
+        self._carried: list = []            # segments of outcomes put back after a failed write
         self._lease_renewed: datetime | None = None
         self._next_claim: Claim | None = None  # made with the last outcomes of the batch before
         self._said_goodbye = False           # claims released, heartbeat row gone
@@ -189,7 +192,7 @@ class Dispatcher:
         except StoreError as exc:  # the lease will run out on its own
             log.warning("dispatcher could not release its claims: %s", exc)
             return  # keep the journal: whoever comes next replays it
-        if self._journal is not None and not self._results and not self._flushed_segments:
+        if self._journal is not None and not self._results and not self._uncommitted:
             self._journal.close()
             self._journal = None
 
@@ -351,55 +354,60 @@ class Dispatcher:
             self._flush_now.clear()
             await self._flush()
 
-    def _take_outcomes(self) -> tuple[list, list[int], bool]:
-        """Everything waiting to be written, and whether the lease wants renewing."""
+    def _take_outcomes(self) -> tuple[list, list[int], bool, list]:
+        """Everything waiting to be written, whether the lease wants renewing, and the
+        journal segments that may go once these outcomes are committed."""
         now = self.clock()
         renew = (self._lease_renewed is None
                  or (now - self._lease_renewed).total_seconds() > self.settings.lease_seconds / 3)
         results, self._results = self._results, []
         unsent, self._unsent = self._unsent, []
+        segments, self._carried = self._carried, []
         if results and self._journal is not None:
-            self._flushed_segments.extend(self._journal.rotate())
-        return results, unsent, renew
+            segments.extend(self._journal.rotate())
+            self._uncommitted.update(segments)
+        return results, unsent, renew, segments
 
-    def _outcomes_written(self, results: list, unsent: list[int], renew: bool) -> None:
+    def _outcomes_written(self, results: list, unsent: list[int], renew: bool, segments: list) -> None:
         if renew:
             self._lease_renewed = self.clock()
-        for segment in self._flushed_segments:
+        for segment in segments:
             segment.unlink(missing_ok=True)
-        self._flushed_segments.clear()
+            self._uncommitted.discard(segment)
         if self.on_change:
             self._changed([m.id for m, _, _ in results] + unsent)
 
-    def _put_back(self, results: list, unsent: list[int], exc: Exception) -> None:
+    def _put_back(self, results: list, unsent: list[int], segments: list, exc: Exception) -> None:
         # keep them for the next write (their journal segments stay until then); if we
         # never manage, whoever comes next replays the journal
         log.warning("dispatcher could not record outcomes yet: %s", exc)
         self._results[:0] = results
         self._unsent[:0] = unsent
+        self._carried[:0] = segments
 
     async def _exchange(self, server: MailServer | None, finishing: bool = False) -> Claim | None:
         """Write the outcomes so far and claim more, in one transaction (server None: a new
         round's claim, see _claim)."""
-        results, unsent, renew = self._take_outcomes()
+        results, unsent, renew, segments = self._take_outcomes()
         try:
             claim = await self._db(partial(self._claim, server, results, unsent, renew, finishing))
         except StoreError as exc:
-            self._put_back(results, unsent, exc)
+            self._put_back(results, unsent, segments, exc)
             return None
-        self._outcomes_written(results, unsent, renew)
+        self._outcomes_written(results, unsent, renew, segments)
         return claim
 
     async def _flush(self) -> None:
-        results, unsent, renew = self._take_outcomes()
+        results, unsent, renew, segments = self._take_outcomes()
         if not results and not unsent and not renew:
+            self._carried[:0] = segments
             return
         try:
             await self._db(partial(self._record, results, unsent, renew))
         except StoreError as exc:
-            self._put_back(results, unsent, exc)
+            self._put_back(results, unsent, segments, exc)
             return
-        self._outcomes_written(results, unsent, renew)
+        self._outcomes_written(results, unsent, renew, segments)
 
     def _changed(self, ids: list[int]) -> None:
         if self.on_change and ids:

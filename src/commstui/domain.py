@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from decimal import Decimal
 
 
 class Permission(enum.StrEnum):
@@ -19,6 +20,7 @@ class Permission(enum.StrEnum):
     COMPANY_EDIT = "company.edit"
     COMPANY_VIEW_ASSIGNED = "company.view.assigned"  # only the companies assigned to the user (crm roles)
     COMPANY_EDIT_ASSIGNED = "company.edit.assigned"
+    OWN_ACCOUNT = "portal.own"                       # a portal user: their own account's addresses only
 
 
 class Role(enum.StrEnum):
@@ -48,6 +50,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     Role.COMPANY_EDIT: frozenset({Permission.COMPANY_EDIT}),
     Role.CRM_COMPANY_VIEW: frozenset({Permission.COMPANY_VIEW_ASSIGNED}),
     Role.CRM_COMPANY_EDIT: frozenset({Permission.COMPANY_EDIT_ASSIGNED}),
+    Role.CUSTOMER: frozenset({Permission.OWN_ACCOUNT}),
 }
 ALL_ROLES = [r.value for r in Role]
 
@@ -166,6 +169,7 @@ class User:
     active: bool = True
     # roles after expanding group roles; filled by the store
     effective_roles: frozenset[str] = frozenset()
+    customer_id: int | None = None   # portal users: the one account they may see
 
     @property
     def is_admin(self) -> bool:
@@ -405,6 +409,7 @@ class Contact:
     receives_notices: bool
     sms_opt_in: bool = False
     active: bool = True
+    other_emails: tuple[str, ...] = ()   # further emails; email is the primary one
 
 
 @dataclass(frozen=True)
@@ -523,3 +528,84 @@ class SmsProvider:
     default_region: str = "AU"
     verify_tls: bool = True
     active: bool = False
+
+
+@dataclass(frozen=True)
+class AddressContact:
+    """An additional recipient for one service address (seed 002)."""
+
+    id: int
+    address_id: int
+    name: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class ServiceAddress:
+    id: int
+    customer_id: int
+    label: str
+    address_line1: str
+    address_line2: str | None
+    city: str | None
+    state: str | None
+    postcode: str | None
+    additional_comms: bool          # off: its contacts keep their data but receive nothing
+    contacts: tuple[AddressContact, ...] = ()
+
+    @property
+    def one_line(self) -> str:
+        return ", ".join(p for p in (self.address_line1, self.address_line2, self.city,
+                                     " ".join(q for q in (self.state, self.postcode) if q)) if p)
+
+
+class DocumentKind(enum.StrEnum):
+    QUOTE = "quote"
+    INVOICE = "invoice"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    line_no: int
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True)
+class Document:
+    """A quote or an invoice."""
+
+    id: int
+    customer_id: int
+    address_id: int | None
+    kind: DocumentKind
+    number: str
+    issued_on: date
+    due_on: date | None
+    status: str
+    notes: str = ""
+    lines: tuple[DocumentLine, ...] = ()
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    happened_at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: str

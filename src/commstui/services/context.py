@@ -21,6 +21,7 @@ _WORDS = {
     Permission.COMPANY_EDIT: "change companies (role companyEdit)",
     Permission.COMPANY_VIEW_ASSIGNED: "view the companies assigned to them (role crmCompanyView)",
     Permission.COMPANY_EDIT_ASSIGNED: "change the companies assigned to them (role crmCompanyEdit)",
+    Permission.OWN_ACCOUNT: "use the customer portal (role customer)",
 }
 
 

@@ -82,9 +82,11 @@ def load_sample(ctx: Context) -> dict:
             users_store.upsert_group_role(con, g["name"], g["roles"], g.get("description"))
         for u in people["users"]:
             if not users_store.exists(con, u["username"]):
+                portal_account = u.get("customer_account_no")  # a portal user: their own account
                 users_store.insert(con, u["username"], u["display_name"], hash_password(u["password"]),
                                    roles=u.get("roles", []), group_roles=u.get("group_roles", []),
-                                   email=u.get("email"))
+                                   email=u.get("email"), customer_id=customers_store.get_by_account(
+                                       con, portal_account).id if portal_account else None)
         for a in _rows("company_assignments.csv"):  # the crm roles see only these
             companies_store.assign(con, a["username"], a["company_code"])
         return {"sample": "loaded", "customers": len(customers), "buildings": len(buildings),

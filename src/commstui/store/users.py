@@ -9,7 +9,7 @@ import duckdb
 from ..domain import User
 from .db import NotFound
 
-_COLS = "id, username, display_name, roles, group_roles, email, active"
+_COLS = "id, username, display_name, roles, group_roles, email, active, customer_id"
 
 
 def _expand(con: duckdb.DuckDBPyConnection, roles, group_roles) -> frozenset[str]:
@@ -24,10 +24,10 @@ def _expand(con: duckdb.DuckDBPyConnection, roles, group_roles) -> frozenset[str
 
 
 def _user(con, row) -> User:
-    uid, username, display, roles, groups, email, active = row
+    uid, username, display, roles, groups, email, active, customer_id = row
     return User(id=uid, username=username, display_name=display, roles=tuple(roles),
                 group_roles=tuple(groups), email=email, active=active,
-                effective_roles=_expand(con, roles, groups))
+                effective_roles=_expand(con, roles, groups), customer_id=customer_id)
 
 
 def get_by_username(con: duckdb.DuckDBPyConnection, username: str) -> User:

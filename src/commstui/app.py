@@ -68,6 +68,8 @@ class CommsCommands(Provider):
         found: list[tuple[str, object, str]] = []
         if user is None:
             return found
+        if user.is_portal:  # the portal is one screen: nothing else of the system is reachable
+            return [("Session: Log out", app.action_logout, f"Log out {user.username}")]
         if user.can(Permission.CUSTOMER_VIEW):
             found.append(("Customers: Search", app.action_open_customers,
                           "Find a customer by account no, name, email or phone"))
@@ -111,6 +113,11 @@ class CommsCommands(Provider):
                           "SMS and RoboCall provider: account, token, from number, send a test SMS"))
             found.append(("Settings: Office (time zone, missed runs, letterhead)", app.action_open_office_settings,
                           "Office time zone, missed sends, retry lifetime, the letterhead on letters"))
+        if user.can(Permission.USERS_MANAGE):
+            found.append(("Users: Manage", app.action_open_users,
+                          "Add users, roles and group roles, companies, reset passwords, unlock, deactivate"))
+            found.append(("Users: Audit log", app.action_open_audit_log,
+                          "Who changed which user, role or access, and when"))
         if app.demo_outbox is not None:
             found.append(("Demo: Outbox", app.action_open_outbox,
                           "Emails, texts and calls the demo's local servers received"))
@@ -192,6 +199,10 @@ class CommsApp(App[None]):
             self._start_status()
 
     def _home_screen(self):
+        if self.user is not None and self.user.is_portal:
+            from .screens.portal import PortalScreen
+
+            return PortalScreen()
         if self.user is not None and self.user.can(Permission.CUSTOMER_VIEW):
             return CustomersScreen()
         return NoCustomersAccessScreen()
@@ -409,7 +420,8 @@ class CommsApp(App[None]):
             return self.user is not None
         if action == "open_outbox":
             # only the demo has an outbox; hidden from the footer elsewhere
-            return self.user is not None and self.demo_outbox is not None
+            # (never for a portal customer: it holds everyone's demo mail)
+            return self.user is not None and not self.user.is_portal and self.demo_outbox is not None
         if action in ("pause_dispatching", "resume_dispatching"):
             if self.user is None or not self.user.can(Permission.MAIL_SETTINGS):
                 return False
@@ -506,10 +518,20 @@ class CommsApp(App[None]):
         self._push_screen_from("customer_import", "CustomerExportScreen", self._can(Permission.CUSTOMER_VIEW),
                                "Exporting customers needs the role customerView.", flt=current)
 
+    def action_open_users(self) -> None:
+        self._push_screen_from("users", "UsersScreen", self._can(Permission.USERS_MANAGE),
+                               "Managing users is for administrators.")
+
+    def action_open_audit_log(self) -> None:
+        self._push_screen_from("audit_log", "AuditLogScreen", self._can(Permission.USERS_MANAGE),
+                               "The audit log is for administrators.")
+
     def _can(self, permission: Permission) -> bool:
         return self.user is not None and self.user.can(permission)
 
     def action_open_outbox(self) -> None:
+        if self.user is not None and self.user.is_portal:
+            return
         if self.demo_outbox is None:
             self.notify("The outbox exists only in `commstui demo`.", severity="warning")
             return

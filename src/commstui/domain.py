@@ -180,6 +180,13 @@ class User:
             return True
         return any(permission in ROLE_PERMISSIONS.get(r, ()) for r in self.effective_roles)
 
+    @property
+    def is_portal(self) -> bool:
+        """A customer's own login: the portal, their account and nothing else. A user who
+        also holds staff access (customerView, administrator) gets the staff app instead."""
+        return (self.customer_id is not None and self.can(Permission.OWN_ACCOUNT)
+                and not self.can(Permission.CUSTOMER_VIEW))
+
 
 # The host's local administrator. The CLI's administrative verbs act as this user:
 # whoever can run commstui on the host can open the DuckDB file directly anyway,

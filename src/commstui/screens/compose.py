@@ -62,6 +62,12 @@ class OfficeZoneFound(TextualMessage):
         self.then_ask = then_ask        # open the Schedule dialog with it
 
 
+class CcSuggested(TextualMessage):
+    def __init__(self, suggestion: email.CcSuggestion) -> None:
+        super().__init__()
+        self.suggestion = suggestion
+
+
 class SendRefused(TextualMessage):
     def __init__(self, error: ServiceError) -> None:
         super().__init__()
@@ -138,6 +144,7 @@ class ComposeScreen(ModalScreen[Message | None]):
         self._visited: set[str] = set()
         self._show_all = False
         self._html_chosen = editing is not None  # keep what was saved rather than guess again
+        self.cc_suggestion: email.CcSuggestion | None = None  # None until read (new emails only)
 
     # -- layout --------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -152,6 +159,8 @@ class ComposeScreen(ModalScreen[Message | None]):
                         yield Input(getattr(self._initial, name), id=name, compact=True,
                                     placeholder=PLACEHOLDERS[name], select_on_focus=False)
                     yield Static("", classes="compose-error", id=f"{name}-error", markup=False)
+                    if name == "cc":  # where a pre-filled Cc comes from
+                        yield Static("", id="cc-hint", markup=False)
                 yield Static("", id="warnings", markup=False)
                 body = TextArea(self._initial.body, id="body", soft_wrap=True, tab_behavior="focus",
                                 placeholder="Write your message here…")
@@ -180,8 +189,30 @@ class ComposeScreen(ModalScreen[Message | None]):
         self.query_one("#schedule-info", Static).display = False
         self._show_judgement()
         self.query_one("#subject" if self._initial.to else "#to", Input).focus()
+        hint = self.query_one("#cc-hint", Static)
+        hint.display = False
+        hint.styles.margin = (0, 0, 0, 9)
+        hint.styles.text_style = "italic"
         if self.editing is not None:
             self._read_office_zone(then_ask=False)  # to say when it is due, in the office's zone
+        else:
+            self._suggest_cc()
+
+    # -- Cc from the service addresses' additional contacts ------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compose-cc")
+    def _suggest_cc(self) -> None:
+        self.post_message(CcSuggested(email.suggested_cc(self.app.ctx, self.app.user, self.customer.id)))
+
+    @on(CcSuggested)
+    def _cc_suggested(self, event: CcSuggested) -> None:
+        cc = self.query_one("#cc", Input)
+        found = self.cc_suggestion = event.suggestion
+        if not found.addresses or cc.value.strip() != self._initial.cc.strip():
+            return  # nothing to add, or the operator has already typed a Cc
+        self._initial.cc = cc.value = ", ".join(found.addresses)
+        hint = self.query_one("#cc-hint", Static)
+        hint.update(found.hint)
+        hint.display = True
 
     # -- the draft -------------------------------------------------------------
     def draft(self) -> EmailDraft:

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from ..delivery.email import new_message_id
 from ..domain import Message, Permission, User
+from ..store import addresses as addresses_store
 from ..store import customers as customers_store
 from ..store import mail_servers as mail_store
 from ..store import messages as messages_store
@@ -119,6 +120,35 @@ def check_draft(draft: EmailDraft) -> CheckedDraft:
         field_name, message = next(iter(review.errors.items()))
         raise ValidationError(message, field_name)
     return review.checked
+
+
+@dataclass(frozen=True)
+class CcSuggestion:
+    """What Compose pre-fills Cc with: the additional contacts of the customer's service
+    addresses that receive now (additional communication on, an email set)."""
+
+    addresses: list[str]
+    names: list[str]
+
+    @property
+    def hint(self) -> str:
+        if not self.addresses:
+            return ""
+        return (f"Cc from the service address contacts (additional communication on): "
+                f"{', '.join(self.names)}. Edit or clear it if not wanted.")
+
+
+def suggested_cc(ctx: Context, user: User, customer_id: int) -> CcSuggestion:
+    require(user, Permission.CUSTOMER_VIEW)
+    with ctx.db.connect() as con:
+        found = addresses_store.active_recipients(con, customer_id)
+    emails: list[str] = []
+    names: list[str] = []
+    for contact in found:
+        if contact.email and contact.email.lower() not in (e.lower() for e in emails):
+            emails.append(contact.email)
+            names.append(contact.name or contact.email)
+    return CcSuggestion(emails, names)
 
 
 def mail_server_ready(ctx: Context, user: User) -> bool:

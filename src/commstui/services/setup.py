@@ -8,9 +8,11 @@ import uuid
 from datetime import UTC, datetime
 from importlib import resources
 
+from ..store import addresses as addresses_store
 from ..store import customers as customers_store
 from ..store import companies as companies_store
 from ..store import contacts as contacts_store
+from ..store import documents as documents_store
 from ..store import mail_servers as mail_store
 from ..store import office as office_store
 from ..store import templates as templates_store
@@ -75,6 +77,7 @@ def load_sample(ctx: Context) -> dict:
                 address_line1=_none(c.get("address_line1")), address_line2=_none(c.get("address_line2")),
                 city=_none(c.get("city")), state=_none(c.get("state")), postcode=_none(c.get("postcode")))
         _load_people_around(con)
+        documents_store.load_samples(con)
         office_store.put(con, {k: v for k, v in office.items() if k not in office_store.get_all(con)}, "sample")
         if resources.files("commstui.sample_data").joinpath("templates.json").is_file():
             templates_store.load_samples(con, "sample")
@@ -101,11 +104,32 @@ def _load_people_around(con) -> None:
     for row in _rows("owners.csv"):
         con.execute("update customers set owner_id = ? where id = ?",
                     [ids[row["owner_account_no"]], ids[row["account_no"]]])
+    _load_address_contacts(con, ids)
     for row in _rows("contacts.csv"):
         contacts_store.insert(con, customer_id=ids[row["account_no"]], name=row["name"], email=_none(row["email"]),
                               phone=_none(row["phone"]), mobile=_none(row["mobile"]),
                               receives_notices=row["receives_notices"] == "true",
                               sms_opt_in=row["sms_opt_in"] == "true")
+
+
+def _load_address_contacts(con, ids: dict[str, int]) -> None:
+    """Additional contacts on service addresses (seed 002); a row with a label adds that address."""
+    addresses: dict[tuple[str, str], int] = {}
+    for row in _rows("address_contacts.csv"):
+        customer_id = ids[row["account_no"]]
+        key = (row["account_no"], row["address_label"])
+        if key not in addresses:
+            found = [a for a in addresses_store.for_customer(con, customer_id)
+                     if a.label == row["address_label"]]
+            addresses[key] = found[0].id if found else addresses_store.insert(
+                con, customer_id, label=row["address_label"], address_line1=row["address_line1"],
+                address_line2=_none(row["address_line2"]), city=_none(row["city"]), state=_none(row["state"]),
+                postcode=_none(row["postcode"]))
+        addresses_store.update(con, addresses[key], "sample",
+                               additional_comms=row["additional_comms"] == "true")
+        if _none(row["name"]) or _none(row["email"]):
+            addresses_store.add_contact(con, addresses[key], name=row["name"], email=_none(row["email"]),
+                                        phone=_none(row["phone"]), updated_by="sample")
 
 
 _FIRST = ["Olivia", "Noah", "Charlotte", "Jack", "Amelia", "William", "Isla", "Oliver", "Mia", "Leo",
@@ -140,6 +164,7 @@ def seed_customers(ctx: Context, n: int, chunk: int = 250_000) -> int:
         lo = first + done
 
         def insert(con, lo=lo, size=size):
+            since = addresses_store.highest_customer_id(con)
             con.execute(
                 f"""
                 insert into customers (account_no, name, customer_type, status, building_id,
@@ -169,6 +194,7 @@ def seed_customers(ctx: Context, n: int, chunk: int = 250_000) -> int:
                 """,
                 [lo, lo + size, _FIRST, _LAST, _STREETS],
             )
+            addresses_store.add_first_addresses(con, since)  # one statement per chunk, like the insert
 
         ctx.db.run(insert)
         done += size

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..domain import Attachment, Batch, BatchFailure
+from .addresses import ACTIVE_CONTACT
 from .db import NotFound
 
 
@@ -48,14 +49,18 @@ class Criteria:
 
 
 def count(con, criteria: Criteria) -> tuple[int, int, int]:
-    """(customers, owners, contacts flagged for notices) the criteria reach."""
+    """(customers, owners, contacts) the criteria reach: contacts flagged for notices plus the
+    additional contacts of service addresses whose toggle is on."""
     where, params = criteria.where()
     row = con.execute(
         f"""with chosen as (select c.id, c.owner_id from customers c where {where})
         select (select count(*) from chosen),
                (select count(*) from chosen where owner_id is not null),
                (select count(*) from contacts k join chosen on chosen.id = k.customer_id
-                where k.receives_notices and k.active)""", params).fetchone()
+                where k.receives_notices and k.active)
+             + (select count(*) from chosen join service_addresses a on a.customer_id = chosen.id
+                join address_contacts k on k.address_id = a.id where {ACTIVE_CONTACT})""",
+        params).fetchone()
     return row[0], row[1], row[2]
 
 
@@ -68,7 +73,10 @@ def lookup_accounts(con, tokens: Sequence[str]) -> dict[str, tuple[str, str]]:
 
 
 # one row per possible recipient: (kind, account_no, linked_account_no, name, preferred,
-# email, mobile, sms_opt_in, address lines..., customer_id for the note, contact_id)
+# email, mobile, sms_opt_in, address lines..., customer_id for the note, contact_id).
+# Contacts are the customer's contacts flagged for notices, then the additional contacts
+# of their service addresses that receive now (linked to the customer's own account; their
+# postal address is the service address; contact_id stays null: it names a `contacts` row).
 _PEOPLE = """
 with chosen as (select c.* from customers c where {where})
 select 'customer', c.account_no, c.account_no, c.name, c.preferred_delivery, c.email, c.mobile,
@@ -93,12 +101,19 @@ select 'contact', c.account_no, null, k.name, 'email', k.email, k.mobile,
        c.account_no, 2, k.id
 from chosen c join contacts k on k.customer_id = c.id
 where k.receives_notices and k.active
+union all
+select 'contact', c.account_no, c.account_no, k.name, 'email', k.email, k.phone,
+       false, a.address_line1, a.address_line2, a.city, a.state, a.postcode, c.id, null,
+       c.account_no, 3, k.id
+from chosen c join service_addresses a on a.customer_id = c.id join address_contacts k on k.address_id = a.id
+where {active}
 """
 
 
 def people(con, criteria: Criteria, owners: bool, contacts: bool) -> list[tuple]:
     where, params = criteria.where()
-    sql = _PEOPLE.format(where=where, owners=_OWNERS if owners else "", contacts=_CONTACTS if contacts else "")
+    sql = _PEOPLE.format(where=where, owners=_OWNERS if owners else "",
+                         contacts=_CONTACTS.format(active=ACTIVE_CONTACT) if contacts else "")
     return [r[:15] for r in con.execute(sql, params).fetchall()]
 
 

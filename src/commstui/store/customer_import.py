@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import duckdb
 
+from . import addresses
 from .customers import SEARCH_TEXT_SQL, filters
 
 # the columns an import writes, in the order the service hands them over
@@ -46,8 +47,10 @@ def insert_many(con: duckdb.DuckDBPyConnection, values: dict[str, list]) -> int:
     if not n:
         return 0
     cols = ", ".join(WRITE_COLUMNS)
+    since = addresses.highest_customer_id(con)
     con.execute(f"insert into customers ({cols}, search_text) select {cols}, {SEARCH_TEXT_SQL} "
                 f"from (select {_unnest(WRITE_COLUMNS)})", [values[c] for c in WRITE_COLUMNS])
+    addresses.add_first_addresses(con, since)  # each new customer's address is their first service address
     return n
 
 

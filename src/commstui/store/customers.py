@@ -7,6 +7,7 @@ import re
 import duckdb
 
 from ..domain import Building, Customer, CustomerRow, Page
+from . import addresses
 from .db import NotFound
 
 # Kept in SQL so inserts, imports and seeding all fill it the same way.
@@ -129,6 +130,9 @@ def insert(con: duckdb.DuckDBPyConnection, **fields) -> int:
         [fields[c] for c in cols],
     ).fetchone()
     con.execute(f"update customers set search_text = {SEARCH_TEXT_SQL} where id = ?", [row[0]])
+    if fields.get("address_line1"):  # their own address is their first service address
+        addresses.insert(con, row[0], label="Service address", address_line1=fields["address_line1"],
+                         **{k: fields.get(k) for k in ("address_line2", "city", "state", "postcode")})
     return row[0]
 
 

@@ -323,16 +323,24 @@ def user() -> None:
 def user_add(db: Path | None, username: str, roles: tuple[str, ...], group_roles: tuple[str, ...],
              display_name: str | None, email: str | None) -> None:
     """Add a user. The password comes from a hidden prompt (asked twice) or COMMSTUI_PASSWORD."""
-    from .services import auth
+    from .services import users
 
     if not roles and not group_roles:
         raise Failure("Invalid input", "give at least one --role or --group-role (e.g. --role administrator).")
     ctx = open_context(_resolve_db(db), create=True)
     password = _password(f"Password for {username}", confirm=True)
-    auth.add_user(ctx, LOCAL_ADMIN, username, password, roles=roles, group_roles=group_roles,
-                  display_name=display_name, email=email)
+    if not password:
+        raise Failure("Invalid input", "the password is empty.")
+    # through the Users service, so the addition is in the audit log (actor "cli")
+    users.add_user(ctx, LOCAL_ADMIN, users.UserForm(
+        username=username, display_name=display_name or "", email=email or "", password=password,
+        roles=roles, group_roles=group_roles))
     granted = ", ".join([*roles, *(f"group {g}" for g in group_roles)])
     click.echo(f"Added user {username} ({granted}) to {ctx.db.path}.")
+
+
+# list, roles, reset-password, unlock, deactivate, reactivate: the Users screen's actions
+from . import cli_users  # noqa: E402,F401
 
 
 # -- mail server ---------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
 
-from ..domain import User
+from ..domain import Role, User
 from .db import NotFound
 
 _COLS = "id, username, display_name, roles, group_roles, email, active, customer_id"
@@ -96,3 +97,108 @@ def username_like(con, username: str) -> str | None:
     """The existing username equal to this one ignoring case, if any."""
     row = con.execute("select username from users where lower(username) = lower(?) limit 1", [username]).fetchone()
     return row[0] if row else None
+
+
+# -- the Users screen: accounts with their access and login state ----------------------
+@dataclass(frozen=True)
+class UserAccount:
+    """One user as administrators manage them: access, portal link and login state."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    roles: tuple[str, ...]
+    group_roles: tuple[str, ...]
+    effective_roles: frozenset[str]
+    companies: tuple[str, ...]          # company codes assigned (what the crm roles see)
+    customer_id: int | None
+    portal_account: str | None          # the account number of customer_id
+    active: bool
+    failed_logins: int
+    locked_until: datetime | None
+    created_at: datetime | None
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(_ADMIN_ROLES & self.effective_roles)
+
+
+_ADMIN_ROLES = frozenset({Role.ADMINISTRATOR.value, Role.SUPERUSER.value})
+_ACCOUNT_SQL = (
+    "select u.id, u.username, u.display_name, u.email, u.roles, u.group_roles, "
+    "list_sort(coalesce((select list(co.code) from companies co where list_contains(u.company_ids, co.id)), [])), "
+    "u.customer_id, (select c.account_no from customers c where c.id = u.customer_id), "
+    "u.active, u.failed_logins, u.locked_until, u.created_at from users u ")
+
+
+def _account(con, row) -> UserAccount:
+    (uid, username, display, email, roles, groups, codes, customer_id, account_no, active, failures,
+     locked_until, created_at) = row
+    return UserAccount(uid, username, display, email, tuple(roles), tuple(groups), _expand(con, roles, groups),
+                       tuple(codes), customer_id, account_no, active, failures, locked_until, created_at)
+
+
+def accounts(con, text: str = "") -> list[UserAccount]:
+    """Every user by username, or those whose username or name contains the text (any case).
+    There are few users, so no paging."""
+    query = " ".join((text or "").split()).lower()
+    if query:
+        rows = con.execute(_ACCOUNT_SQL + "where contains(lower(u.username), ?) or contains(lower(u.display_name), ?) "
+                           "order by u.username", [query, query]).fetchall()
+    else:
+        rows = con.execute(_ACCOUNT_SQL + "order by u.username").fetchall()
+    return [_account(con, r) for r in rows]
+
+
+def account(con, username: str) -> UserAccount:
+    row = con.execute(_ACCOUNT_SQL + "where u.username = ?", [username]).fetchone()
+    if row is None:
+        raise NotFound(f"No user {username!r}.")
+    return _account(con, row)
+
+
+def set_profile(con, username: str, display_name: str, email: str | None) -> None:
+    con.execute("update users set display_name = ?, email = ? where username = ?", [display_name, email, username])
+
+
+def set_roles(con, username: str, roles) -> None:
+    con.execute("update users set roles = ? where username = ?", [list(roles), username])
+
+
+def set_group_roles(con, username: str, group_roles) -> None:
+    con.execute("update users set group_roles = ? where username = ?", [list(group_roles), username])
+
+
+def set_company_ids(con, username: str, company_ids) -> None:
+    con.execute("update users set company_ids = ? where username = ?", [list(company_ids), username])
+
+
+def set_customer(con, username: str, customer_id: int | None) -> None:
+    con.execute("update users set customer_id = ? where username = ?", [customer_id, username])
+
+
+def set_password_hash(con, username: str, password_hash: str) -> None:
+    con.execute("update users set password_hash = ? where username = ?", [password_hash, username])
+
+
+def unlock(con, username: str) -> None:
+    con.execute("update users set failed_logins = 0, locked_until = null where username = ?", [username])
+
+
+def set_active(con, username: str, active: bool) -> None:
+    con.execute("update users set active = ? where username = ?", [active, username])
+
+
+def active_admins(con) -> list[str]:
+    """Usernames of active users who are administrators or superusers (directly or by a group role)."""
+    rows = con.execute("select username, roles, group_roles from users where active order by username").fetchall()
+    return [name for name, roles, groups in rows
+            if _ADMIN_ROLES & _expand(con, roles, groups)]
+
+
+def group_role_names(con) -> list[str]:
+    return [r[0] for r in con.execute("select name from group_roles order by name").fetchall()]

@@ -162,7 +162,7 @@ def test_only_an_administrator_may_give_staff_roles(ctx, ids):
     (["companyView", "crmCompanyEdit"], ["BLUE"], "BLUE", True),
     (["companyView", "crmCompanyEdit"], ["BLUE"], "ACME", False),     # seen, but not theirs to edit
     (["crmCompanyView"], ["BLUE"], "BLUE", False),
-    (["customerView", "customerEdit"], [], "ACME", False),
+    (["customerView", "customerEdit"], [], "ACME", True),   # the Customers section's rule (seed 003, 12)
     (["customer"], [], "ACME", False),
 ])
 def test_who_may_add(ctx, ids, roles, codes, company, allowed):
@@ -219,3 +219,61 @@ async def test_welcome_email_is_merged_queued_and_received(ctx, admin, ids, mail
     with ctx.db.connect() as con:
         notes = [n.text for n in notes_store.for_customer(con, customer.id)]
     assert f"Added to company ACME by admin; welcome email queued ({TEMPLATE})." in notes
+
+
+# -- the audit log -------------------------------------------------------------------------------
+def audit_rows(ctx) -> list[tuple]:
+    with ctx.db.connect() as con:
+        return con.execute("select actor, action, target, detail from audit_log order by id").fetchall()
+
+
+def test_the_new_user_is_written_to_the_audit_log_in_the_same_transaction(ctx, admin, ids, mail_server):
+    before = audit_rows(ctx)
+    customer, _ = company_customers.add_customer(
+        ctx, admin, ids["ACME"], form(group_roles=("Operators",), template=TEMPLATE))
+    assert audit_rows(ctx) == before + [(
+        "admin", "user.add", "Nina.Novak@example.com",
+        f"customer {customer.account_no} added to company ACME, roles customer; group roles Operators; "
+        f"welcome email queued ({TEMPLATE})")]
+    with pytest.raises(ValidationError):   # refused: no trace in the log either
+        company_customers.add_customer(ctx, admin, ids["ACME"], form(email="other@example.com", name=""))
+    assert len(audit_rows(ctx)) == len(before) + 1
+
+
+# -- the Customers path: the company chosen in the form --------------------------------------------
+@pytest.mark.parametrize("roles, codes, text, offered", [
+    (["administrator"], [], "", ["ACME", "BLUE", "NEST", "WATT"]),
+    (["administrator"], [], "blue", ["BLUE"]),
+    (["administrator"], [], "LEASING", ["WATT"]),                  # by name, any case
+    (["companyView", "companyEdit"], [], "", ["ACME", "BLUE", "NEST", "WATT"]),
+    (["crmCompanyView", "crmCompanyEdit"], ["BLUE", "NEST"], "", ["BLUE", "NEST"]),
+    (["crmCompanyView", "crmCompanyEdit"], ["BLUE", "NEST"], "acme", []),   # not assigned: never offered
+    (["companyView", "crmCompanyEdit"], ["BLUE"], "", ["BLUE"]),   # sees all, may edit only BLUE
+])
+def test_the_company_list_offers_only_companies_the_user_may_add_to(ctx, roles, codes, text, offered):
+    user = person(ctx, "t-list", roles, codes)
+    page = company_customers.companies_for_adding(ctx, user, text)
+    assert [c.code for c in page.rows] == offered
+    assert all(company_customers.may_add(ctx, user, c.id) for c in page.rows)
+
+
+@pytest.mark.parametrize("roles", [["customerView"], ["customerEdit"], ["companyView"], ["crmCompanyView"],
+                                   ["customer"]])
+def test_without_an_edit_role_on_companies_nothing_is_offered(ctx, roles):
+    user = person(ctx, "t-none", roles)
+    with pytest.raises(PermissionDenied):
+        company_customers.companies_for_adding(ctx, user, "")
+    with pytest.raises(PermissionDenied):
+        company_customers.options(ctx, user, None)
+    with pytest.raises(PermissionDenied):
+        company_customers.add_customer(ctx, user, None, form())
+
+
+def test_options_before_a_company_is_chosen_and_adding_without_one(ctx, admin, ids):
+    offered = company_customers.options(ctx, admin, None)
+    assert offered.company is None and "customer" in offered.roles and TEMPLATE in offered.templates
+    before = counts(ctx)
+    with pytest.raises(ValidationError) as refused:
+        company_customers.add_customer(ctx, admin, None, form())
+    assert refused.value.field == "company" and "choose the company" in str(refused.value)
+    assert counts(ctx) == before

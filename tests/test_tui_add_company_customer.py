@@ -33,6 +33,8 @@ async def dialog_shown(pilot, ctx, code: str) -> AddCompanyCustomerScreen:
 
     app.push_screen(AddCompanyCustomerScreen(company_id(ctx, code), code), added)
     await until(pilot, lambda: isinstance(app.screen, AddCompanyCustomerScreen) and app.screen.ready, "the dialog")
+    # the email field takes the focus as the dialog opens: typing goes there
+    await until(pilot, lambda: app.screen.query_one("#add-email", Input).has_focus, "the email field focused")
     return app.screen
 
 
@@ -42,7 +44,6 @@ async def test_add_a_customer_with_the_welcome_email_received_by_aiosmtpd(ctx, a
         dialog = await dialog_shown(pilot, ctx, "ACME")
         assert dialog.query_one("#add-dialog").border_title == "Add customer to ACME"
         assert dialog.query_one("#add-roles", SelectionList).selected == ["customer"]  # the usual choice
-        assert dialog.query_one("#add-email", Input).has_focus
         await pilot.press(*"nina.novak@example.com", "tab", *"Nina Novak")
         template = dialog.query_one("#add-template", Select)
         template.focus()
@@ -61,6 +62,8 @@ async def test_add_a_customer_with_the_welcome_email_received_by_aiosmtpd(ctx, a
                                      ).fetchone()[0]
         assert user.roles == ("customer",)
         assert app.screen.customer_id == con_id(ctx, account_no)
+        assert any(row[1] == "user.add" and row[3].startswith(f"customer {account_no} added to company ACME")
+                   for row in audit_rows(ctx))
 
     dispatcher = Dispatcher(ctx.db, ctx.settings)
     sent = 0
@@ -76,6 +79,11 @@ async def test_add_a_customer_with_the_welcome_email_received_by_aiosmtpd(ctx, a
     assert "Dear Nina," in text and account_no in text
 
 
+def audit_rows(ctx) -> list[tuple]:
+    with ctx.db.connect() as con:
+        return con.execute("select actor, action, target, detail from audit_log order by id").fetchall()
+
+
 def con_id(ctx, account_no: str) -> int:
     with ctx.db.connect() as con:
         return con.execute("select id from customers where account_no = ?", [account_no]).fetchone()[0]
@@ -88,7 +96,8 @@ async def test_a_taken_email_is_shown_at_the_field_and_nothing_is_added(ctx, adm
         await pilot.press(*"olivia.bennett@example.com", "tab", *"Olivia Again", "enter")
         problem = dialog.query_one("#add-problem", Static)
         await until(pilot, lambda: "A1000001 already has that email" in str(problem.content), "the refusal")
-        assert app.screen is dialog and dialog.query_one("#add-email", Input).has_focus
+        assert app.screen is dialog
+        await until(pilot, lambda: dialog.query_one("#add-email", Input).has_focus, "the email field focused")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, AddCompanyCustomerScreen), "the dialog closed")
     with ctx.db.connect() as con:

@@ -1,7 +1,11 @@
-"""The "Add customer to <company>" dialog: email (the username), name, group roles, roles
-and an optional welcome-email template. The service decides everything; a refusal is
-shown under the form and the field it names gets the focus. On success the dialog
-dismisses with the new customer and the caller opens CustomerDetailsScreen.
+"""The "Add customer" dialog: email (the username), name, group roles, roles and an
+optional welcome-email template. The service decides everything; a refusal is shown
+under the form and the field it names gets the focus. On success the dialog dismisses
+with the new customer and the caller opens CustomerDetailsScreen.
+
+AddCustomerDialog is the form both paths of seed 003 share; AddCompanyCustomerScreen is
+the CRM path (the company is known), and screens/add_customer.py adds a Company field
+for the Customers path.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from ..services.company_customers import AddCustomerOptions, NewCustomerForm
 from ..services.errors import ServiceError, ValidationError
 
 FIELD_IDS = {"email": "#add-email", "name": "#add-name", "group_roles": "#add-group-roles",
-             "roles": "#add-roles", "template": "#add-template"}
+             "roles": "#add-roles", "template": "#add-template", "company": "#add-company"}
 
 
 class AddOptionsLoaded(Message):
@@ -37,25 +41,32 @@ class CustomerAdded(Message):
         self.queued = queued
 
 
-class AddCompanyCustomerScreen(ModalScreen[Customer | None]):
-    """Dismisses with the new customer, or None when cancelled."""
+class AddCustomerDialog(ModalScreen[Customer | None]):
+    """The shared form. Dismisses with the new customer, or None when cancelled.
+
+    A subclass may yield more fields from compose_company() (placed after the email,
+    as the seed orders them) and set self.company_id before Add."""
 
     CSS_PATH = "add_company_customer.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel"),
-                Binding("ctrl+s", "add", "Add", tooltip="Add the customer to the company")]
+                Binding("ctrl+s", "add", "Add", tooltip="Add the customer")]
 
-    def __init__(self, company_id: int, company_code: str = "") -> None:
+    def __init__(self, company_id: int | None = None, company_code: str = "") -> None:
         super().__init__()
         self.company_id = company_id
         self.company_code = company_code
         self.options: AddCustomerOptions | None = None
         self.busy = False
 
+    def title_text(self) -> str:
+        return f"Add customer to {self.company_code or 'company'}"
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="add-dialog") as dialog:
-            dialog.border_title = f"Add customer to {self.company_code or 'company'}"
+            dialog.border_title = self.title_text()
             yield Label("Email (the username)")
             yield Input(id="add-email", placeholder="name@example.com", max_length=320)
+            yield from self.compose_company()
             yield Label("Name")
             yield Input(id="add-name", placeholder="the customer's name", max_length=200)
             yield Label("Group roles")
@@ -68,6 +79,9 @@ class AddCompanyCustomerScreen(ModalScreen[Customer | None]):
             with Horizontal(id="add-buttons"):
                 yield Button("Add (Ctrl+S)", id="add-add", variant="primary", compact=True, disabled=True)
                 yield Button("Cancel (Esc)", id="add-cancel", compact=True)
+
+    def compose_company(self) -> ComposeResult:
+        yield from ()
 
     def on_mount(self) -> None:
         self.query_one("#add-email", Input).focus()
@@ -84,7 +98,9 @@ class AddCompanyCustomerScreen(ModalScreen[Customer | None]):
     @on(AddOptionsLoaded)
     def _loaded(self, message: AddOptionsLoaded) -> None:
         options = self.options = message.options
-        self.query_one("#add-dialog").border_title = f"Add customer to {options.company.code}"
+        if options.company is not None:
+            self.company_code = options.company.code
+        self.query_one("#add-dialog").border_title = self.title_text()
         groups = self.query_one("#add-group-roles", SelectionList)
         groups.clear_options()
         groups.add_options([(f"{g.name} ({', '.join(g.roles)})", g.name) for g in options.group_roles])
@@ -118,11 +134,11 @@ class AddCompanyCustomerScreen(ModalScreen[Customer | None]):
         self.busy = True
         self.query_one("#add-add", Button).disabled = True
         self.query_one("#add-problem", Static).update("Adding…")
-        self._add(self.form())
+        self._add(self.company_id, self.form())
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="add-customer")
-    def _add(self, form: NewCustomerForm) -> None:
-        customer, message = company_customers.add_customer(self.app.ctx, self.app.user, self.company_id, form)
+    def _add(self, company_id: int | None, form: NewCustomerForm) -> None:
+        customer, message = company_customers.add_customer(self.app.ctx, self.app.user, company_id, form)
         self.post_message(CustomerAdded(customer, message is not None))
 
     @on(CustomerAdded)
@@ -143,17 +159,26 @@ class AddCompanyCustomerScreen(ModalScreen[Customer | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        error = event.worker.error
+        self.show_problem(event.worker.error)
+
+    def show_problem(self, error: BaseException | None) -> None:
         problem = self.query_one("#add-problem", Static)
         self.busy = False
         self.query_one("#add-add", Button).disabled = self.options is None
         if isinstance(error, ValidationError):
-            problem.update(str(error))
             selector = FIELD_IDS.get(error.field or "")
-            if selector:
+            if selector and self.query(selector):
                 self.query_one(selector).focus()
+            problem.update(str(error))
         elif isinstance(error, ServiceError) or getattr(error, "title", None):
             problem.update(str(error))
         else:
             problem.update("")
             self.app.show_error(error)
+
+
+class AddCompanyCustomerScreen(AddCustomerDialog):
+    """Add a customer to a known company (the company's details screen, CRM path)."""
+
+    def __init__(self, company_id: int, company_code: str = "") -> None:
+        super().__init__(company_id, company_code)

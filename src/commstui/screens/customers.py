@@ -64,6 +64,9 @@ class CustomersScreen(Screen):
     BINDINGS = [
         Binding("slash", "focus_search", "Search", tooltip="Type to search account no, name, email or phone"),
         Binding("f", "focus_filters", "Filters", tooltip="Filter by building, type and status"),
+        # always offered: whether this user may add to a company is the service's answer, shown in the form
+        Binding("a", "add_customer", "Add customer",
+                tooltip="Add a customer to a company: their email is the username; optionally send the welcome"),
         Binding("escape", "clear_search", "Clear search", show=False),
     ]
 
@@ -111,6 +114,17 @@ class CustomersScreen(Screen):
                 select.clear()
         search.focus()
 
+    def action_add_customer(self) -> None:
+        from .add_customer import AddCustomerScreen
+
+        self.app.push_screen(AddCustomerScreen(), self._customer_added)
+
+    def _customer_added(self, customer) -> None:
+        if customer is None:
+            return
+        self._start_search(force=True)  # the new account is in the list when they come back
+        self._open_row(str(customer.id))
+
     def action_focus_results(self) -> None:
         self.query_one(CustomerTable).focus()
 
@@ -133,7 +147,7 @@ class CustomersScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_single":
             return self._single_match()
-        if action == "focus_search":  # hidden while typing in it
+        if action in ("focus_search", "add_customer"):  # hidden while typing in the search box
             return not isinstance(self.focused, Input)
         return True
 

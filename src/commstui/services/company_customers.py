@@ -17,6 +17,13 @@ username of any user nor the email of any customer, ignoring letter case, so one
 address names one portal account. The new user gets the hash of a random secret
 nobody knows: they cannot log in until their account is activated (a password set).
 
+Adding from Customers (the second path of seed 003) is the same action with the company
+chosen in the form: the list offered is the companies this user may edit (crm users see
+only their assigned ones), and the check is the same edit-the-company check.
+
+The new portal user is written to the audit log (action user.add) in the same
+transaction as the customer, so a failed add leaves no trace and a made one always does.
+
 Account numbers continue the sample scheme: "A" and 7 digits, one past the highest
 such number in use; the unique account_no column refuses a collision, and the
 transaction is retried on a write conflict.
@@ -30,7 +37,8 @@ from dataclasses import dataclass, field
 
 from ..delivery import rendering
 from ..delivery.email import new_message_id
-from ..domain import ALL_ROLES, Customer, Message, Permission, Role, Template, User
+from ..domain import ALL_ROLES, Customer, Message, Page, Permission, Role, Template, User
+from ..store import audit as audit_store
 from ..store import companies as companies_store
 from ..store import customers as customers_store
 from ..store import mail_servers as mail_store
@@ -73,9 +81,9 @@ class GroupRole:
 
 @dataclass(frozen=True)
 class AddCustomerOptions:
-    """What the Add customer dialog offers this user for this company."""
+    """What the Add customer dialog offers this user (for this company, when one is chosen)."""
 
-    company: Company
+    company: Company | None
     group_roles: list[GroupRole]          # only those this user may give
     roles: list[str]                      # likewise
     templates: list[str] = field(default_factory=list)   # templates with an email body
@@ -83,8 +91,16 @@ class AddCustomerOptions:
 
 
 # -- permission -----------------------------------------------------------------------
+def _customer_staff(user: User) -> bool:
+    """customerView + customerEdit may add a customer to any company (seed 003, step 12:
+    the Customers section needs just those); the CRM path goes by company rights."""
+    return user.active and user.can(Permission.CUSTOMER_VIEW) and user.can(Permission.CUSTOMER_EDIT)
+
+
 def _company_for_edit(con, user: User, company_id: int) -> Company:
     """The company if this user may edit it; its not-found if they may not even see it."""
+    if _customer_staff(user):
+        return companies_store.get(con, company_id)
     require_any(user, Permission.COMPANY_VIEW, Permission.COMPANY_VIEW_ASSIGNED)
     require_any(user, Permission.COMPANY_EDIT, Permission.COMPANY_EDIT_ASSIGNED)
     scope = None if user.can(Permission.COMPANY_VIEW) else user.id
@@ -94,6 +110,33 @@ def _company_for_edit(con, user: User, company_id: int) -> Company:
             f"{user.username} may add customers only to the companies assigned to them (role crmCompanyEdit), "
             f"and {company.code} is not one; ask an administrator to assign it.")
     return company
+
+
+def _require_some_company_edit(user: User) -> None:
+    """May this user add customers to any company at all (which ones is checked per company)."""
+    if _customer_staff(user):
+        return
+    require_any(user, *Permission)  # logged in and active
+    if not ((user.can(Permission.COMPANY_VIEW) or user.can(Permission.COMPANY_VIEW_ASSIGNED))
+            and (user.can(Permission.COMPANY_EDIT) or user.can(Permission.COMPANY_EDIT_ASSIGNED))):
+        raise PermissionDenied(
+            f"{user.username} is not allowed to add customers: that needs the roles customerView and "
+            "customerEdit, or view and edit rights on companies (companyView + companyEdit, or crmCompanyView + "
+            "crmCompanyEdit for assigned companies). Ask an administrator.")
+
+
+def _editable_scope(user: User) -> int | None:
+    """None: every company is editable; else only the companies assigned to this user id."""
+    everything = _customer_staff(user) or (user.can(Permission.COMPANY_VIEW) and user.can(Permission.COMPANY_EDIT))
+    return None if everything else user.id
+
+
+def companies_for_adding(ctx: Context, user: User, text: str = "", limit: int = 20) -> Page:
+    """The companies this user may add customers to, whose code or name holds `text`
+    (the Company field's type-ahead list), ordered by code."""
+    _require_some_company_edit(user)
+    with ctx.db.connect() as con:
+        return companies_store.search(con, text, assigned_to=_editable_scope(user), limit=limit)
 
 
 def may_add(ctx: Context, user: User | None, company_id: int) -> bool:
@@ -141,9 +184,12 @@ def _email_templates(con) -> list[Template]:
     return [t for t in templates_store.list_all(con) if t.supports("email")]
 
 
-def options(ctx: Context, user: User, company_id: int) -> AddCustomerOptions:
+def options(ctx: Context, user: User, company_id: int | None) -> AddCustomerOptions:
+    """What the form offers; company_id None: the company is still to be chosen (Customers path)."""
+    if company_id is None:
+        _require_some_company_edit(user)
     with ctx.db.connect() as con:
-        company = _company_for_edit(con, user, company_id)
+        company = None if company_id is None else _company_for_edit(con, user, company_id)
         return AddCustomerOptions(
             company=company,
             group_roles=[g for g in _group_roles(con) if _grantable(user, g.roles)],
@@ -211,10 +257,14 @@ def _template(con, name: str | None) -> Template | None:
 
 
 # -- adding ------------------------------------------------------------------------------
-def add_customer(ctx: Context, user: User, company_id: int,
+def add_customer(ctx: Context, user: User, company_id: int | None,
                  form: NewCustomerForm) -> tuple[Customer, Message | None]:
     """Create the customer (in the company), their portal user and, with a template,
     queue the welcome email. Returns the customer and the queued message (or None)."""
+    if company_id is None:
+        _require_some_company_edit(user)
+        raise ValidationError("Company: choose the company the customer belongs to (type part of its code or "
+                              "name, then pick it from the list).", "company")
     email = _check_email(form.email)
     name = _check_name(form.name)
     # hashed before the transaction: argon2 takes a moment and the file is shared
@@ -239,9 +289,12 @@ def add_customer(ctx: Context, user: User, company_id: int,
         message = None
         if template is not None:
             message = _queue_welcome(con, user, template, customer_id, server.from_addr)
-        note = f"Added to company {company.code} by {user.username}"
-        note += f"; welcome email queued ({template.name})." if message else "; no welcome email."
-        notes_store.add(con, customer_id, user.username, note)
+        welcome = f"welcome email queued ({template.name})" if message else "no welcome email"
+        notes_store.add(con, customer_id, user.username,
+                        f"Added to company {company.code} by {user.username}; {welcome}.")
+        audit_store.record(con, user.username, "user.add", email,
+                           f"customer {account_no} added to company {company.code}, roles {', '.join(roles)}"
+                           f"; group roles {', '.join(groups) or 'none'}; {welcome}")
         return customers_store.get(con, customer_id), message
 
     return ctx.db.run(add)

@@ -29,7 +29,7 @@ from .screens.demo_outbox import DemoOutboxScreen
 from .screens.login import LoginScreen
 from .screens.mail_settings import MailSettingsScreen
 from .screens.office_settings import OfficeSettingsScreen
-from .services import schedule
+from .services import auth, schedule
 from .services.context import Context
 from .services.errors import PermissionDenied, ServiceError
 from .store.db import StoreError
@@ -48,9 +48,10 @@ RESUMED_NOTICE = "Dispatching resumed: emails that are due are sent again."
 
 
 class DispatcherStatusLoaded(TextualMessage):
-    def __init__(self, user: User, view: DispatcherView | None) -> None:
+    def __init__(self, user: User, view: DispatcherView | None, fresh: User | None = None) -> None:
         super().__init__()
         self.user, self.view = user, view
+        self.fresh = fresh  # the user's record as stored now (None: could not be read)
 
 
 class PauseChanged(TextualMessage):
@@ -76,6 +77,11 @@ class CommsCommands(Provider):
         if user.can(Permission.CUSTOMER_VIEW) and user.can(Permission.CUSTOMER_EDIT):
             found.append(("Customers: Import from CSV", app.action_import_customers,
                           "Check a CSV file (every bad row with its line and column), then import it"))
+        if (user.can(Permission.CUSTOMER_VIEW) and user.can(Permission.CUSTOMER_EDIT)) or (
+                (user.can(Permission.COMPANY_VIEW) or user.can(Permission.COMPANY_VIEW_ASSIGNED))
+                and (user.can(Permission.COMPANY_EDIT) or user.can(Permission.COMPANY_EDIT_ASSIGNED))):
+            found.append(("Customers: Add customer", app.action_add_customer,
+                          "Add a customer to a company: email as username, roles, optional welcome email"))
         if user.can(Permission.CUSTOMER_VIEW):
             found.append(("Customers: Export to CSV", app.action_export_customers,
                           "The customers the search and filters show, to a CSV file"))
@@ -334,15 +340,42 @@ class CommsApp(App[None]):
                 self._status_error_logged = True
                 log.warning("cannot read the dispatcher status", exc_info=exc)
             view = DispatcherView(None, running_here, error=str(exc) or type(exc).__name__)
-        self.post_message(DispatcherStatusLoaded(user, view))
+        try:  # an administrator may have deactivated this user or changed their roles since login
+            fresh = auth.get_user(self.ctx, user.username)
+        except (ServiceError, StoreError):
+            fresh = None
+        self.post_message(DispatcherStatusLoaded(user, view, fresh))
 
     @on(DispatcherStatusLoaded)
     def _dispatcher_status_loaded(self, event: DispatcherStatusLoaded) -> None:
         self._status_loading = False
         if event.user is self.user:  # not logged out (or in as someone else) meanwhile
             self._show_dispatcher_view(event.view)
+            if event.fresh is not None and self._access_changed(event.fresh):
+                return
         if self._status_again:
             self.refresh_dispatcher_status()
+
+    def _access_changed(self, fresh: User) -> bool:
+        """Apply an administrator's change to the logged-in user: deactivated means logged
+        out; changed roles apply from now on (the services check the user they are given)."""
+        user = self.user
+        if user is None:
+            return False
+        if not fresh.active:
+            self.run_worker(self._logged_out_by_admin(user.username), exclusive=True, group="access")
+            return True
+        if (fresh.effective_roles, fresh.customer_id) != (user.effective_roles, user.customer_id):
+            self.user = fresh
+            self.refresh_bindings()
+            self.notify("An administrator changed your roles; they apply now. Log in again if a screen "
+                        "still offers something you can no longer do.", title="Access changed", timeout=8)
+        return False
+
+    async def _logged_out_by_admin(self, name: str) -> None:
+        await self.action_logout()
+        self.notify(f"{name} was deactivated by an administrator.", title="Logged out", severity="warning",
+                    timeout=10)
 
     def _show_dispatcher_view(self, view: DispatcherView | None) -> None:
         was_paused = self.dispatching_paused()
@@ -518,6 +551,16 @@ class CommsApp(App[None]):
         self._push_screen_from("customer_import", "CustomerExportScreen", self._can(Permission.CUSTOMER_VIEW),
                                "Exporting customers needs the role customerView.", flt=current)
 
+    def action_add_customer(self) -> None:
+        from .screens.add_customer import AddCustomerScreen
+        from .screens.customer_details import CustomerDetailsScreen
+
+        def added(customer) -> None:
+            if customer is not None and self.user is not None and self.user.can(Permission.CUSTOMER_VIEW):
+                self.push_screen(CustomerDetailsScreen(customer.id))
+
+        self.push_screen(AddCustomerScreen(), added)
+
     def action_open_users(self) -> None:
         self._push_screen_from("users", "UsersScreen", self._can(Permission.USERS_MANAGE),
                                "Managing users is for administrators.")
@@ -525,6 +568,11 @@ class CommsApp(App[None]):
     def action_open_audit_log(self) -> None:
         self._push_screen_from("audit_log", "AuditLogScreen", self._can(Permission.USERS_MANAGE),
                                "The audit log is for administrators.")
+
+    def get_system_commands(self, screen):
+        if self.user is not None and self.user.is_portal:
+            return  # a portal customer: log out (the app's own palette entry) and nothing else
+        yield from super().get_system_commands(screen)
 
     def _can(self, permission: Permission) -> bool:
         return self.user is not None and self.user.can(permission)

@@ -41,6 +41,9 @@ from ..widgets.message_text import (SOON_SECONDS, long_time, office_zone, short_
 from ..widgets.status_line import StatusLine
 from .cancel_email import CancelsEmails, EmailChanged
 from .compose import ComposeScreen
+from .customer_addresses import CustomerAddresses
+from .customer_contacts import ContactsChanged, CustomerContacts
+from .customer_documents import CustomerDocuments
 from .delivery_record import DeliveryRecordScreen
 from .schedule import ScheduleScreen
 
@@ -194,7 +197,9 @@ def notes_text(notes: list[Note], zone) -> Text:
 
 
 TABS = Binding.Group("Tabs")
-TAB_FOCUS = {"details": "#details-scroll", "emails": "#emails-table", "notes": "#notes-scroll"}
+TAB_FOCUS = {"details": "#details-scroll", "emails": "#emails-table", "notes": "#notes-scroll",
+             "addresses": "#addresses-table", "documents": "#customer-documents",
+             "contacts": "#customer-contacts"}
 CHANGES = ("cancel_email", "reschedule", "edit_email")
 
 
@@ -207,6 +212,9 @@ class CustomerDetailsScreen(CancelsEmails, Screen):
         Binding("1", "show_tab('details')", "Details", group=TABS),
         Binding("2", "show_tab('emails')", "Emails", group=TABS),
         Binding("3", "show_tab('notes')", "Notes", group=TABS),
+        Binding("4", "show_tab('addresses')", "Addresses", group=TABS),
+        Binding("5", "show_tab('documents')", "Quotes", group=TABS),
+        Binding("6", "show_tab('contacts')", "Contacts", group=TABS),
         Binding("c", "cancel_email", "Cancel", tooltip="Cancel the highlighted email before it is sent"),
         Binding("t", "reschedule", "Reschedule", tooltip="Move the highlighted email to another time"),
         Binding("E,u", "edit_email", "Edit", key_display="E",
@@ -239,14 +247,20 @@ class CustomerDetailsScreen(CancelsEmails, Screen):
         yield StatusLine("Customer details")
         yield Static("Loading…", id="summary")
         with TabbedContent(initial="details"):
-            with TabPane("Details", id="details"):
+            with TabPane("1 Details", id="details"):
                 yield VerticalScroll(Static(id="details-text"), id="details-scroll")
-            with TabPane("Emails", id="emails"):
+            with TabPane("2 Emails", id="emails"):
                 yield DataTable(id="emails-table", cursor_type="row", zebra_stripes=True)
                 with VerticalScroll(id="email-detail-scroll"):
                     yield Static("", id="email-detail")
-            with TabPane("Notes", id="notes"):
+            with TabPane("3 Notes", id="notes"):
                 yield VerticalScroll(Static(id="notes-text"), id="notes-scroll")
+            with TabPane("4 Addresses", id="addresses"):
+                yield CustomerAddresses(self.customer_id, id="addresses-tab")
+            with TabPane("5 Quotes & invoices", id="documents"):
+                yield CustomerDocuments(self.customer_id, id="customer-documents")
+            with TabPane("6 Contacts", id="contacts"):
+                yield CustomerContacts(self.customer_id, id="customer-contacts")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -393,6 +407,13 @@ class CustomerDetailsScreen(CancelsEmails, Screen):
 
     def action_reload(self) -> None:
         self._load()
+        self.query_one(CustomerAddresses).reload()
+        self.query_one(CustomerDocuments).reload()
+        self.query_one(CustomerContacts).reload()
+
+    @on(ContactsChanged)
+    def _contacts_changed(self) -> None:
+        self._load()  # each change adds a note on the account
 
     def _may_edit(self, doing: str) -> bool:
         user = self.app.user

@@ -12,8 +12,9 @@ import inspect
 import pytest
 
 from commstui.domain import OfficeSettings
-from commstui.services import (auth, batches, bulk, companies, customer_import, customers, email, mail_settings,
-                               schedule, sms_settings, templates)
+from commstui.services import (addresses, audit, auth, batches, bulk, companies, company_customers, contacts,
+                               customer_import, customers, documents, email, mail_settings, schedule, sms_settings,
+                               templates, users)
 from commstui.services.customers import CustomerFilter
 from commstui.services.errors import PermissionDenied
 from commstui.services.mail_settings import MailServerForm
@@ -78,6 +79,23 @@ def _sms_form() -> SmsProviderForm:
                            from_number="+61400000000")
 
 
+def _account(ctx, account_no: str) -> int:
+    return customers.get_by_account(ctx, LOCAL_ADMIN, account_no).id
+
+
+def _first_address(ctx, account_no: str) -> int:
+    return addresses.address_book(ctx, LOCAL_ADMIN, _account(ctx, account_no)).addresses[0].id
+
+
+def _first_document(ctx, customer_id: int) -> int:
+    return documents.list_documents(ctx, LOCAL_ADMIN, customer_id)[0].id
+
+
+def _new_customer(role: str, company: str) -> company_customers.NewCustomerForm:
+    return company_customers.NewCustomerForm(
+        email=f"{role.lower().replace('+', '-')}.{company.lower()}@new.example", name="Nia New")
+
+
 # name -> call(ctx, user, customer, capture, role)
 ACTIONS = {
     "customers.search": lambda ctx, u, c, cap, r: customers.search(ctx, u, CustomerFilter(text="olivia")),
@@ -139,17 +157,46 @@ ACTIONS = {
         ctx, u, _company(ctx, "ACME"), "Acme Property Services"),
     "companies.rename.unassigned": lambda ctx, u, c, cap, r: companies.rename(
         ctx, u, _company(ctx, "WATT"), "Wattle Commercial Leasing"),
+    "company_customers.add.assigned": lambda ctx, u, c, cap, r: company_customers.add_customer(
+        ctx, u, _company(ctx, "ACME"), _new_customer(r, "ACME")),
+    "company_customers.add.unassigned": lambda ctx, u, c, cap, r: company_customers.add_customer(
+        ctx, u, _company(ctx, "WATT"), _new_customer(r, "WATT")),
+    # Olivia's own account (the portal user's) and another customer's
+    "addresses.address_book.own": lambda ctx, u, c, cap, r: addresses.address_book(ctx, u, c.id),
+    "addresses.address_book.other": lambda ctx, u, c, cap, r: addresses.address_book(ctx, u, _account(ctx, "A1000002")),
+    "addresses.toggle.own": lambda ctx, u, c, cap, r: addresses.set_additional_comms(
+        ctx, u, _first_address(ctx, "A1000001"), True),
+    "addresses.toggle.other": lambda ctx, u, c, cap, r: addresses.set_additional_comms(
+        ctx, u, _first_address(ctx, "A1000002"), True),
+    "addresses.add_contact.own": lambda ctx, u, c, cap, r: addresses.add_contact(
+        ctx, u, _first_address(ctx, "A1000001"), addresses.ContactForm(name="Sam", email="sam@example.com")),
+    "contacts.list": lambda ctx, u, c, cap, r: contacts.list_contacts(ctx, u, c.id),
+    "contacts.add": lambda ctx, u, c, cap, r: contacts.add(ctx, u, c.id, contacts.ContactForm(
+        name="Pat Contact", emails=("pat.contact@example.com",))),
+    "contacts.set_owner": lambda ctx, u, c, cap, r: contacts.set_owner(ctx, u, c.id, "A1000005"),
+    "documents.list": lambda ctx, u, c, cap, r: documents.list_documents(ctx, u, c.id),
+    "documents.email": lambda ctx, u, c, cap, r: documents.email_document(
+        ctx, u, _first_document(ctx, c.id), [c.email]),
+    "users.list": lambda ctx, u, c, cap, r: users.list_users(ctx, u),
+    "users.set_roles": lambda ctx, u, c, cap, r: users.set_roles(ctx, u, "viewer", ["customerView"]),
+    "audit.recent": lambda ctx, u, c, cap, r: audit.recent(ctx, u),
 }
 
-VIEW = {"customers.search", "customers.count", "customers.filter_options", "customers.get",
+VIEW_ONLY = {"customers.search", "customers.count", "customers.filter_options", "customers.get",
         "customers.get_by_account", "customers.account", "customers.messages", "customers.notes",
         "email.mail_server_ready", "email.log", "mail_settings.active_server", "schedule.get_office_settings",
         "schedule.needs_attention", "customer_import.export"}
-EDIT = {"customers.add_note", "email.send_email", "email.send_email_to_account", "customer_import.check_file"}
+EDIT_ONLY = {"customers.add_note", "email.send_email", "email.send_email_to_account", "customer_import.check_file"}
 SETTINGS = {"mail_settings.get_server", "mail_settings.save_server", "mail_settings.send_test_email",
             "sms_settings.get_provider", "sms_settings.save_provider", "schedule.save_office_settings",
             "schedule.set_paused"}
-USERS = {"auth.add_user"}
+USERS = {"auth.add_user", "users.list", "users.set_roles", "audit.recent"}
+PEOPLE_VIEW = {"addresses.address_book.own", "addresses.address_book.other", "contacts.list", "documents.list"}
+PEOPLE_EDIT = {"addresses.toggle.own", "addresses.toggle.other", "addresses.add_contact.own", "contacts.add",
+               "contacts.set_owner", "documents.email"}
+PORTAL = {"addresses.address_book.own", "addresses.toggle.own", "addresses.add_contact.own"}
+PORTAL_HIDDEN = {"addresses.address_book.other", "addresses.toggle.other"}  # as if it did not exist
+ADD_CUSTOMER = {"company_customers.add.assigned", "company_customers.add.unassigned"}
 ADMIN = SETTINGS | USERS
 TEMPLATES_READ = {"templates.list"}         # bulk senders pick templates; the templates role edits them
 TEMPLATES_EDIT = {"templates.save", "templates.delete"}
@@ -163,9 +210,11 @@ BULK = {"bulk.choices", "bulk.check_accounts", "bulk.count", "bulk.recipients", 
 BATCHES = {"batches.list_batches", "batches.results", "batches.approval_summary"}  # senders and approvers
 APPROVE = {"batches.approve", "batches.reject"}
 COMPANY = COMPANY_ALL | COMPANY_RENAME
+VIEW = VIEW_ONLY | PEOPLE_VIEW
+EDIT = EDIT_ONLY | PEOPLE_EDIT | ADD_CUSTOMER   # customerView + customerEdit add to any company (seed 003)
 assert VIEW | EDIT | ADMIN | BULK | BATCHES | APPROVE | TEMPLATES_READ | TEMPLATES_EDIT | COMPANY == set(ACTIONS)
 EVERYTHING = set(ACTIONS)
-CHANGES = EDIT | ADMIN | BULK | APPROVE | TEMPLATES_EDIT | COMPANY_RENAME  # may leave a footprint
+CHANGES = EDIT | ADMIN | BULK | APPROVE | TEMPLATES_EDIT | COMPANY_RENAME | PORTAL  # may leave a footprint
 
 # role name -> (add_user kwargs, actions allowed, actions that answer "not found" (crm scoping));
 # crm users are assigned ACME (Olivia's company) and not WATT
@@ -177,15 +226,17 @@ ROLES = {
     "view+edit-via-group": (dict(group_roles=["Operators"]), VIEW | EDIT, set()),
     "view+edit-roles": (dict(roles=["customerView", "customerEdit"]), VIEW | EDIT, set()),
     "companyView": (dict(roles=["companyView"]), COMPANY_ALL, set()),
-    "companyView+Edit": (dict(roles=["companyView", "companyEdit"]), COMPANY, set()),
+    "companyView+Edit": (dict(roles=["companyView", "companyEdit"]), COMPANY | ADD_CUSTOMER, set()),
     "companyEdit-only": (dict(roles=["companyEdit"]), set(), set()),
     "crmCompanyView": (dict(roles=["crmCompanyView"]), CRM_VIEW, {"companies.get.unassigned"}),
-    "crmCompanyView+Edit": (dict(roles=["crmCompanyView", "crmCompanyEdit"]), CRM_VIEW | CRM_RENAME,
-                            {"companies.get.unassigned", "companies.rename.unassigned"}),
+    "crmCompanyView+Edit": (dict(roles=["crmCompanyView", "crmCompanyEdit"]),
+                            CRM_VIEW | CRM_RENAME | {"company_customers.add.assigned"},
+                            {"companies.get.unassigned", "companies.rename.unassigned",
+                             "company_customers.add.unassigned"}),
     "templates": (dict(roles=["templates"]), TEMPLATES_READ | TEMPLATES_EDIT, set()),
     "bulkSend": (dict(roles=["bulkSend"]), BULK | BATCHES | TEMPLATES_READ, set()),
     "bulkApprove": (dict(roles=["bulkApprove"]), BATCHES | APPROVE, set()),
-    "portal-customer": (dict(roles=["customer"]), set(), set()),  # linked to Olivia: see the portal tests
+    "portal-customer": (dict(roles=["customer"]), PORTAL, PORTAL_HIDDEN),  # linked to Olivia's account
     "no-roles": (dict(), set(), set()),
 }
 
@@ -215,7 +266,10 @@ def _footprint(ctx):
         return tuple(con.execute(f"select count(*) from {t}").fetchone()[0]
                      for t in ("(select * from messages where created_by <> 'cli')",
                                "(select * from batches where created_by <> 'cli')", "notes", "users",
-                               "mail_servers", "sms_providers", "templates", "companies", "office_settings"))
+                               "mail_servers", "sms_providers", "templates", "companies", "office_settings",
+                               "customers", "contacts", "service_addresses", "address_contacts", "audit_log",
+                               "(select * from customers where owner_id is not null)",
+                               "(select * from service_addresses where additional_comms)"))
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -72,8 +72,14 @@ async def test_tabs_by_number_and_escape_goes_back(ctx, viewer):
         await pilot.press("3")
         assert tabs.active == "notes"
         await until(pilot, lambda: "No notes yet" in screen_text(app), "Notes tab")
-        footer = screen_text(app).splitlines()[-1]
-        assert "Email" in footer and "Back" in footer and "Tabs" in footer
+        for key, tab in (("4", "addresses"), ("5", "documents"), ("6", "contacts"), ("1", "details")):
+            await pilot.press(key)
+            assert tabs.active == tab
+        shown = screen_text(app)
+        # the tab labels teach the number keys; the footer keeps its room for actions
+        assert "1 Details  2 Emails  3 Notes  4 Addresses  5 Quotes & invoices  6 Contacts" in shown
+        footer = shown.splitlines()[-1]
+        assert "Email" in footer and "Back" in footer
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, CustomersScreen), "back to Customers")
 

@@ -106,11 +106,12 @@ async def test_palette_entries_depend_on_the_user(ctx, admin, viewer, tmp_path):
     app = CommsApp(ctx, admin, run_dispatcher=False, demo_outbox=tmp_path / "outbox")
     async with app.run_test(size=SIZE) as pilot:
         names = [name for name, _run, _help in CommsCommands(app.screen).commands()]
-        assert names == ["Customers: Search", "Customers: Import from CSV", "Customers: Export to CSV",
-                         "Companies: Search", "Delivery: Needs attention", "Bulk: Send wizard",
+        assert names == ["Customers: Search", "Customers: Import from CSV", "Customers: Add customer",
+                         "Customers: Export to CSV", "Companies: Search", "Delivery: Needs attention", "Bulk: Send wizard",
                          "Bulk: Batches and approval", "Bulk: Undelivered emails", "Bulk: Undelivered posted mail",
                          "Templates: Manage", "Delivery: Pause dispatching", "Mail: Settings", "SMS: Settings",
-                         "Settings: Office (time zone, missed runs, letterhead)", "Demo: Outbox", "Session: Log out"]
+                         "Settings: Office (time zone, missed runs, letterhead)", "Users: Manage", "Users: Audit log",
+                         "Demo: Outbox", "Session: Log out"]
         await until(pilot, lambda: "DEMO" in text_of(app.screen.query_one("StatusLine")), "the DEMO mark")
     app = CommsApp(ctx, viewer, run_dispatcher=False)
     async with app.run_test(size=SIZE) as pilot:

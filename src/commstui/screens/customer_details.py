@@ -196,6 +196,7 @@ def notes_text(notes: list[Note], zone) -> Text:
     return text
 
 
+# the tab labels carry their number key ("4 Addresses"): the footer keeps its room for actions
 TABS = Binding.Group("Tabs")
 TAB_FOCUS = {"details": "#details-scroll", "emails": "#emails-table", "notes": "#notes-scroll",
              "addresses": "#addresses-table", "documents": "#customer-documents",
@@ -209,12 +210,12 @@ class CustomerDetailsScreen(CancelsEmails, Screen):
     BINDINGS = [
         Binding("e", "email", "Email", tooltip="Write an email to this customer"),
         Binding("escape", "back", "Back", tooltip="Back to the customer list"),
-        Binding("1", "show_tab('details')", "Details", group=TABS),
-        Binding("2", "show_tab('emails')", "Emails", group=TABS),
-        Binding("3", "show_tab('notes')", "Notes", group=TABS),
-        Binding("4", "show_tab('addresses')", "Addresses", group=TABS),
-        Binding("5", "show_tab('documents')", "Quotes", group=TABS),
-        Binding("6", "show_tab('contacts')", "Contacts", group=TABS),
+        Binding("1", "show_tab('details')", "Details", group=TABS, show=False),
+        Binding("2", "show_tab('emails')", "Emails", group=TABS, show=False),
+        Binding("3", "show_tab('notes')", "Notes", group=TABS, show=False),
+        Binding("4", "show_tab('addresses')", "Addresses", group=TABS, show=False),
+        Binding("5", "show_tab('documents')", "Quotes", group=TABS, show=False),
+        Binding("6", "show_tab('contacts')", "Contacts", group=TABS, show=False),
         Binding("c", "cancel_email", "Cancel", tooltip="Cancel the highlighted email before it is sent"),
         Binding("t", "reschedule", "Reschedule", tooltip="Move the highlighted email to another time"),
         Binding("E,u", "edit_email", "Edit", key_display="E",

@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 from ..domain import Customer, Role
 from ..services import company_customers
 from ..services.company_customers import AddCustomerOptions, NewCustomerForm
-from ..services.errors import ServiceError, ValidationError
+from ..widgets.form_errors import explain_failure
 
 FIELD_IDS = {"email": "#add-email", "name": "#add-name", "group_roles": "#add-group-roles",
              "roles": "#add-roles", "template": "#add-template", "company": "#add-company"}
@@ -162,19 +162,15 @@ class AddCustomerDialog(ModalScreen[Customer | None]):
         self.show_problem(event.worker.error)
 
     def show_problem(self, error: BaseException | None) -> None:
-        problem = self.query_one("#add-problem", Static)
         self.busy = False
         self.query_one("#add-add", Button).disabled = self.options is None
-        if isinstance(error, ValidationError):
-            selector = FIELD_IDS.get(error.field or "")
-            if selector and self.query(selector):
-                self.query_one(selector).focus()
-            problem.update(str(error))
-        elif isinstance(error, ServiceError) or getattr(error, "title", None):
-            problem.update(str(error))
-        else:
-            problem.update("")
-            self.app.show_error(error)
+        explain_failure(self.app, error, self._show_at_field)
+
+    def _show_at_field(self, field: str | None, text: str) -> None:
+        selector = FIELD_IDS.get(field or "")
+        if selector and self.query(selector):
+            self.query_one(selector).focus()
+        self.query_one("#add-problem", Static).update(text)
 
 
 class AddCompanyCustomerScreen(AddCustomerDialog):

@@ -22,8 +22,9 @@ from textual.worker import Worker, WorkerState
 from ..domain import Contact
 from ..services import contacts
 from ..services.contacts import ContactForm
-from ..services.errors import ServiceError, ValidationError
+from ..services.errors import ValidationError
 from ..widgets.format import clean
+from ..widgets.form_errors import explain_failure
 
 FIELD_IDS = {"name": "#contact-name", "emails": "#contact-new-email", "phone": "#contact-phone",
              "mobile": "#contact-mobile"}
@@ -196,17 +197,12 @@ class ContactEditor(ModalScreen[Contact | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        error = event.worker.error
         self.busy = False
         self.query_one("#contact-save", Button).disabled = False
-        problem = self.query_one("#contact-problem", Static)
-        if isinstance(error, ValidationError):
-            selector = FIELD_IDS.get(error.field or "")
-            if selector:
-                self.query_one(selector).focus()
-            problem.update(str(error))
-        elif isinstance(error, ServiceError) or getattr(error, "title", None):
-            problem.update(str(error))
-        else:
-            problem.update("")
-            self.app.show_error(error)
+        explain_failure(self.app, event.worker.error, self._show_problem)
+
+    def _show_problem(self, field: str | None, text: str) -> None:
+        selector = FIELD_IDS.get(field or "")
+        if selector:
+            self.query_one(selector).focus()
+        self.query_one("#contact-problem", Static).update(text)

@@ -21,8 +21,9 @@ from textual.worker import Worker, WorkerState
 from ..domain import Message
 from ..services import documents
 from ..services.documents import DocumentRecipient, DocumentView
-from ..services.errors import ServiceError, ValidationError
+from ..services.errors import ValidationError
 from ..widgets.format import clean
+from ..widgets.form_errors import explain_failure
 
 HINT = "To keep an address for next time, add it as a contact on the service address (Addresses tab)."
 ONE_OFF = "(this email only — not saved)"
@@ -192,14 +193,11 @@ class EmailDocumentScreen(ModalScreen[Message | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        error = event.worker.error
         self.busy = False
         self.query_one("#email-doc-send", Button).disabled = self.view is None
-        if isinstance(error, ValidationError):
-            self._problem(str(error))
-            self.query_one("#email-doc-extra" if error.field == "extra" else "#email-doc-recipients").focus()
-        elif isinstance(error, ServiceError) or getattr(error, "title", None):
-            self._problem(str(error))
-        else:
-            self._problem("")
-            self.app.show_error(error)
+        explain_failure(self.app, event.worker.error, self._show_failure)
+
+    def _show_failure(self, field: str | None, text: str) -> None:
+        self._problem(text)
+        if field is not None:
+            self.query_one("#email-doc-extra" if field == "extra" else "#email-doc-recipients").focus()

@@ -15,10 +15,10 @@ from textual.worker import Worker, WorkerState
 
 from ..domain import ALL_ROLES
 from ..services import users
-from ..services.errors import ServiceError, ValidationError
 from ..services.users import GroupRole
 from ..widgets.format import literal, plural
 from ..widgets.status_line import StatusLine
+from ..widgets.form_errors import explain_failure
 
 
 class GroupRolesLoaded(Message):
@@ -154,11 +154,9 @@ class GroupRoleEditorScreen(ModalScreen[GroupRole | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        error = event.worker.error
-        if isinstance(error, ServiceError) or getattr(error, "title", None):
-            self.query_one("#group-problem", Static).update(str(error))
-            if isinstance(error, ValidationError) and error.field in ("name", "roles"):
-                self.query_one(f"#group-{error.field}").focus()
-        else:
-            self.query_one("#group-problem", Static).update("")
-            self.app.show_error(error)
+        explain_failure(self.app, event.worker.error, self._show_problem)
+
+    def _show_problem(self, field: str | None, text: str) -> None:
+        self.query_one("#group-problem", Static).update(text)
+        if field in ("name", "roles"):
+            self.query_one(f"#group-{field}").focus()

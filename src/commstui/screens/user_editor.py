@@ -19,8 +19,8 @@ from textual.widgets import Button, Input, Label, SelectionList, Static
 from textual.worker import Worker, WorkerState
 
 from ..services import users
-from ..services.errors import ServiceError, ValidationError
 from ..services.users import UserAccount, UserForm, UserOptions
+from ..widgets.form_errors import explain_failure
 
 FIELDS = ("username", "display_name", "email", "password", "roles", "group_roles", "companies", "portal_account")
 
@@ -187,16 +187,9 @@ class UserEditorScreen(ModalScreen[tuple[UserAccount, str | None] | None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        error = event.worker.error
         self.busy = False
         self.query_one("#user-save", Button).disabled = self.options is None
-        if isinstance(error, ValidationError):
-            self._show_problem(error.field, str(error))
-        elif isinstance(error, ServiceError) or getattr(error, "title", None):
-            self._show_problem(None, str(error))
-        else:
-            self._show_problem(None, "")
-            self.app.show_error(error)
+        explain_failure(self.app, event.worker.error, self._show_problem)
 
 
 # -- passwords ------------------------------------------------------------------------------
@@ -267,14 +260,13 @@ class PasswordResetScreen(ModalScreen[bool]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
-        error = event.worker.error
         self.query_one("#password-set", Button).disabled = False
-        if isinstance(error, ServiceError) or getattr(error, "title", None):
-            self.query_one("#password-problem", Static).update(str(error))
+        explain_failure(self.app, event.worker.error, self._show_problem)
+
+    def _show_problem(self, field: str | None, text: str) -> None:
+        self.query_one("#password-problem", Static).update(text)
+        if text:
             self.query_one("#password-new", Input).focus()
-        else:
-            self.query_one("#password-problem", Static).update("")
-            self.app.show_error(error)
 
 
 def _shown_once(username: str, password: str) -> Text:

@@ -355,7 +355,8 @@ _PART_LABELS = {"subject": "Subject", "text_body": "Message", "html_body": "HTML
                 "letter_body": "Letter body", "sms_body": "SMS/RoboCall message"}
 
 
-def _letterhead(con):
+def office_letterhead(con):
+    """The letterhead letters, quotes and invoices carry, from the office settings."""
     from ..delivery.letters import Letterhead
 
     values = office_store.get_all(con)
@@ -380,7 +381,7 @@ class LetterheadForm:
 def get_letterhead(ctx: Context, user: User) -> LetterheadForm:
     require_any(user, Permission.BULK_SEND, Permission.MAIL_SETTINGS)
     with ctx.db.connect() as con:
-        head = _letterhead(con)
+        head = office_letterhead(con)
     return LetterheadForm(head.name, list(head.address_lines), head.phone, head.email)
 
 
@@ -469,7 +470,7 @@ def preview_letter(ctx: Context, user: User, compose: BulkCompose, recipient: Re
     require(user, Permission.BULK_SEND)
     parts = _render_one(ctx, user, compose, recipient)
     with ctx.db.connect() as con:
-        letterhead = _letterhead(con)
+        letterhead = office_letterhead(con)
         today = office_today(con)
         row = store.people(con, store.Criteria(account_nos=[recipient.account_no]), False, False)[0]
     lines = _postal(recipient.name, *row[8:13])
@@ -588,7 +589,7 @@ def generate(ctx: Context, user: User, selection: Selection, mode: str | Channel
         batch_id = store.create(con, title=title, channel_mode=mode, selection=asdict(selection),
                                 template_name=compose.template_name, parts=compose.parts(),
                                 attachment_id=attachment_id, created_by=user.username, recipients=len(chosen))
-        return batch_id, attachment_id, mail_store.active(con), _letterhead(con), office_today(con)
+        return batch_id, attachment_id, mail_store.active(con), office_letterhead(con), office_today(con)
 
     batch_id, attachment_id, server, letterhead, today = ctx.db.run(start)
     from_addr = server.from_addr if server else None

@@ -27,7 +27,7 @@ from ..store import mail_servers as mail_store
 from ..store import messages as messages_store
 from ..store import notes as notes_store
 from ..store import templates as templates_store
-from .bulk import _letterhead as office_letterhead  # the letters' letterhead, from the office settings
+from .bulk import office_letterhead
 from .context import Context, require
 from .errors import NoMailServer, ValidationError
 from .templates import office_today

@@ -30,6 +30,10 @@ async def test_markup_in_names_shows_literally_on_addresses_quotes_and_contacts(
         await until(pilot, lambda: "[red]Rex[/red]" in screen_text(app), "the address contact, literally")
         await pilot.press("6")
         await until(pilot, lambda: "[i]Ivy[/i]" in screen_text(app), "the contact, literally")
+        await pilot.press("e")  # the editor's title carries the name
+        await until(pilot, lambda: "Edit contact [i]Ivy[/i]" in screen_text(app), "the editor's title, literally")
+        await pilot.press("escape")
+        await until(pilot, lambda: "Edit contact" not in screen_text(app), "the editor closed")
         await pilot.press("5")
         await until(pilot, lambda: "Quote" in screen_text(app) or "Invoice" in screen_text(app), "the documents")
         await pilot.press("m")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -224,7 +225,7 @@ class RenameCompanyScreen(ModalScreen[Company | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="rename-dialog") as dialog:
-            dialog.border_title = f"Rename {self.company.code}"
+            dialog.border_title = Text(f"Rename {self.company.code}")
             yield Input(self.company.name, id="rename-name", max_length=NAME_MAX + 20,
                         placeholder="the company's name")
             yield Static("", id="rename-problem", markup=False)

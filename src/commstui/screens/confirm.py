@@ -30,7 +30,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog") as dialog:
-            dialog.border_title = self.title_text
+            dialog.border_title = Text(self.title_text)  # titles carry names: literal, never markup
             # plain text unless the caller built a Text: names in it are never markup
             yield Static(self.text if isinstance(self.text, Text) else Text(self.text), id="confirm-text")
             with Horizontal(id="confirm-buttons"):

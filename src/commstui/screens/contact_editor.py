@@ -65,7 +65,7 @@ class ContactEditor(ModalScreen[Contact | None]):
     def compose(self) -> ComposeResult:
         form = self._initial
         with VerticalScroll(id="contact-dialog") as dialog:
-            dialog.border_title = f"Edit contact {self.contact.name}" if self.contact else "Add contact"
+            dialog.border_title = Text(f"Edit contact {self.contact.name}" if self.contact else "Add contact")  # literal
             yield Label("Name")
             yield Input(form.name, id="contact-name", placeholder="e.g. Daniel Bennett", max_length=200, compact=True)
             yield Label("Emails (★ primary · Space makes primary · x removes)")

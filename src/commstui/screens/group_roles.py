@@ -4,6 +4,7 @@ every member at once. a adds one, Enter/e edits the roles of the highlighted one
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -115,7 +116,7 @@ class GroupRoleEditorScreen(ModalScreen[GroupRole | None]):
     def compose(self) -> ComposeResult:
         g = self.group
         with VerticalScroll(id="group-dialog") as dialog:
-            dialog.border_title = "Add group role" if g is None else f"Group role {g.name}"
+            dialog.border_title = Text("Add group role" if g is None else f"Group role {g.name}")
             yield Label("Name")
             yield Input(g.name if g else "", id="group-name", max_length=120, disabled=g is not None)
             yield Label("Description")

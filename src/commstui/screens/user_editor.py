@@ -61,7 +61,9 @@ class UserEditorScreen(ModalScreen[tuple[UserAccount, str | None] | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="user-dialog") as dialog:
-            dialog.border_title = "Add user" if self.adding else f"User {self.username}"
+            dialog.border_title = Text("Add user" if self.adding else f"User {self.username}")  # literal, never markup
+            # the dialog scrolls and covers the footer at 80x24: the keys stay in sight here
+            dialog.border_subtitle = "Tab next field · Ctrl+S save · Esc cancel"
             if self.adding:
                 yield from self._field("username", "Username (one word, used to log in)",
                                        Input(id="user-username", max_length=120))
@@ -214,7 +216,7 @@ class PasswordResetScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="password-dialog") as dialog:
-            dialog.border_title = f"New password for {self.username}"
+            dialog.border_title = Text(f"New password for {self.username}")
             yield Label("New password (at least 8 characters)")
             yield Input(id="password-new", password=True, placeholder="empty: generate one")
             yield Static("", id="password-problem", markup=False)
@@ -288,7 +290,7 @@ class PasswordShownScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="password-dialog") as dialog:
-            dialog.border_title = f"Password for {self.username}"
+            dialog.border_title = Text(f"Password for {self.username}")
             yield Static(_shown_once(self.username, self.password), id="password-shown", classes="-done")
             with Horizontal(id="password-buttons"):
                 yield Button("Done (Enter)", id="password-done", variant="primary", compact=True)

@@ -1,4 +1,6 @@
-"""Log in: username, password, Enter. Wrong passwords and lockouts are explained under the form."""
+"""Log in: username, password, Enter. Wrong passwords and lockouts are explained under the form.
+F2 "Set my password" opens SetPasswordScreen (a new account, or a forgotten password); when
+a password is set there, its username comes back here, ready to log in."""
 
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ from ..domain import User
 from ..services import auth
 from ..services.errors import LoginFailed
 from ..widgets.status_line import StatusLine
+from .set_password import SetPasswordScreen
+
+HINT = "Enter logs in · Tab next field · Ctrl+Q quits"
+SET_PASSWORD_HINT = "No password yet, or forgot it? F2: Set my password"
 
 
 class LoginField(Input):
@@ -28,6 +34,8 @@ class LoginScreen(Screen):
 
     BINDINGS = [
         Binding("tab", "app.focus_next", "Next field", priority=True),
+        Binding("f2", "set_password", "Set my password",
+                tooltip="New account or forgotten password: get a code by email and choose a password"),
     ]
 
     class LoggedIn(Message):
@@ -54,7 +62,9 @@ class LoginScreen(Screen):
             yield Label("Password", classes="field-label")
             yield LoginField(id="password", password=True, placeholder="your password")
             yield Static("", id="login-error", markup=False)
-            yield Static("Enter logs in · Tab next field · Ctrl+Q quits", id="login-hint")
+            yield Static("", id="login-notice", markup=False)
+            yield Static(HINT, id="login-hint", markup=False)
+            yield Static(SET_PASSWORD_HINT, id="login-set-password", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -80,6 +90,7 @@ class LoginScreen(Screen):
         password = self.query_one("#password", Input).value
         self._busy = True
         self._show_error("")
+        self._show_notice("")
         self.query_one("#login-hint", Static).update("Checking…")
         self._log_in(username, password)
 
@@ -98,7 +109,7 @@ class LoginScreen(Screen):
     @on(Refused)
     def _refused(self, message: Refused) -> None:
         self._busy = False
-        self.query_one("#login-hint", Static).update("Enter logs in · Tab next field · Ctrl+Q quits")
+        self.query_one("#login-hint", Static).update(HINT)
         self._show_error(message.reason)
         password = self.query_one("#password", Input)
         password.value = ""
@@ -111,6 +122,28 @@ class LoginScreen(Screen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.app.show_error(event.worker.error)
+
+    # -- Set my password ---------------------------------------------------------
+    def action_set_password(self) -> None:
+        if self._busy:
+            return
+        self.app.push_screen(SetPasswordScreen(self.query_one("#username", Input).value.strip()),
+                             self._password_set)
+
+    def _password_set(self, username: str | None) -> None:
+        if username is None:   # went back without setting one
+            return
+        self.query_one("#username", Input).value = username
+        password = self.query_one("#password", Input)
+        password.value = ""
+        password.focus()
+        self._show_error("")
+        self._show_notice("Password set. Log in with it now.")
+
+    def _show_notice(self, text: str) -> None:
+        notice = self.query_one("#login-notice", Static)
+        notice.update(text)
+        notice.display = bool(text)
 
     def _show_error(self, text: str) -> None:
         error = self.query_one("#login-error", Static)

@@ -87,7 +87,8 @@ def generate_password() -> str:
     return "-".join("".join(secrets.choice(_ALPHABET) for _ in range(4)) for _ in range(GENERATED_GROUPS))
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
+    """The one password policy: Users, the CLI and Set my password (services/activation.py)."""
     if len(password) < PASSWORD_MIN:
         raise ValidationError(f"Passwords need at least {PASSWORD_MIN} characters.", "password")
 
@@ -224,7 +225,7 @@ def add_user(ctx: Context, actor: User, form: UserForm) -> Added:
     email = _clean_email(form.email)
     generated = not form.password
     password = generate_password() if generated else form.password
-    _check_password(password)
+    check_password(password)
     roles = _check_roles(form.roles)
     password_hash = hash_password(password)   # slow (argon2): outside the transaction
 
@@ -359,7 +360,7 @@ def reset_password(ctx: Context, actor: User, username: str, new_password: str =
     require(actor, Permission.USERS_MANAGE)
     generated = not new_password
     password = generate_password() if generated else new_password
-    _check_password(password)
+    check_password(password)
     password_hash = hash_password(password)
 
     def change(con) -> None:

@@ -142,3 +142,18 @@ async def test_asking_without_a_username_is_explained_at_the_field(ctx):
         await pilot.press("f3")
         await until(pilot, lambda: field(app, "username").has_focus, "the username field focused")
         assert screen.step == 1
+
+
+async def test_the_code_goes_out_from_the_login_screen_with_nobody_logged_in_anywhere(ctx, nina, smtp):
+    """No other session and no `commstui dispatch`: asking for a code starts this session's
+    own dispatcher, so the code arrives without anyone logging in."""
+    app = CommsApp(ctx, run_dispatcher=True)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_set_password(pilot)
+        assert app.dispatcher is None   # nothing runs before it is needed
+        await pilot.press(*EMAIL, "enter")
+        await until(pilot, lambda: screen.step == 2 and not screen.busy, "the code step")
+        await until(pilot, lambda: len(smtp.handler.accepted) == 1, "the code email received", timeout=30)
+        [received] = smtp.handler.accepted
+        assert received.rcpt_tos == (EMAIL,)
+        assert received.parse()["Subject"] == "Your code to set your commstui password"

@@ -236,6 +236,11 @@ class CommsApp(App[None]):
         self._event_loop = None
 
     # -- the in-process dispatcher ------------------------------------------
+    def ensure_dispatching(self) -> None:
+        """Send what is due from this session even before anyone logs in (a password code
+        asked for at the login screen must not wait for a login elsewhere)."""
+        self._start_dispatcher()
+
     def _start_dispatcher(self) -> None:
         if not self.run_dispatcher or self._dispatch_task is not None:
             return

@@ -139,6 +139,8 @@ class SetPasswordScreen(Screen[str | None]):
 
     @on(CodeRequested)
     def _requested(self) -> None:
+        # nobody may be logged in anywhere: this session's dispatcher sends the code
+        self.app.ensure_dispatching()
         self._finish("")
         self._show_step(2, sent=True)
 

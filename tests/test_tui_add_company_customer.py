@@ -53,6 +53,8 @@ async def test_add_a_customer_with_the_welcome_email_received_by_aiosmtpd(ctx, a
         await until(pilot, lambda: template.value == "Account activation", "the template chosen")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, CustomerDetailsScreen), "the customer's details")
+        # loaded, tabs and all, before anything else (and before the app closes under it)
+        await until(pilot, lambda: app.screen.customer is not None, "the customer's details loaded")
         assert any("Customer added: Added Nina Novak (A" in n and "welcome email is queued" in n
                    for n in notifications(app))
 

@@ -132,6 +132,23 @@ def test_the_code_email_goes_to_the_users_email_and_is_linked_to_their_account(c
                     (["admin@commstui.example"], None, "admin", activation.SUBJECT, False, "queued")]
 
 
+
+def test_staff_never_see_a_live_code_but_the_recipient_gets_it(ctx, admin, mail_server, capture):
+    """The code email is sensitive: the customer's Emails tab, the log and the CLI read a
+    placeholder; only the dispatcher reads the body it sends."""
+    from commstui.services import customers, email as email_service
+    from commstui.store.messages import SENSITIVE_BODY
+
+    code = ask(ctx, "portal")
+    olivia = customers.get_by_account(ctx, admin, "A1000001")
+    [shown] = [m for m in customers.account(ctx, admin, olivia.id).messages if m.subject == activation.SUBJECT]
+    assert shown.body == SENSITIVE_BODY and code not in shown.body
+    assert all(code not in m.body for m in email_service.log(ctx, admin, "A1000001"))
+    assert asyncio.run(Dispatcher(ctx.db, ctx.settings).run_once()) >= 1
+    [received] = [r for r in read_outbox(capture.outbox) if r.subject == activation.SUBJECT]
+    assert code in received.parse().get_body(("plain",)).get_content()
+
+
 # -- refusals -----------------------------------------------------------------------------------
 def test_every_problem_is_named_at_its_field_at_once(ctx, mail_server):
     code = ask(ctx, "portal")

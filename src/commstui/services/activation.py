@@ -199,6 +199,7 @@ def _request_code(ctx: Context, username: str) -> None:
         email_id = messages_store.insert(
             con, message_id=new_message_id(server.from_addr), customer_id=user.customer_id, to_addrs=[address],
             subject=SUBJECT, body=_email_body(user, code, _expiry_text(con, expires_at)), created_by=name)
+        messages_store.mark_sensitive(con, email_id)   # staff screens and the CLI never show the code
         codes_store.insert(con, name, code_hash, now, expires_at, email_id)
 
     ctx.db.run(ask)

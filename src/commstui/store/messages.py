@@ -9,9 +9,13 @@ from typing import NamedTuple
 from ..domain import Message
 from .db import NotFound
 
+# a sensitive message's body (a one-time code) goes to its recipient only: the dispatcher
+# reads it (_SEND_COLS, _OUTGOING_COLS); every other reader gets this instead
+SENSITIVE_BODY = "(hidden: it holds a one-time code for the recipient only)"
 _BASE = (
     "m.id, m.message_id, m.customer_id, m.channel, m.to_addrs, m.cc_addrs, m.bcc_addrs, m.subject, "
-    "m.body, m.is_html, m.status, m.due_at, m.attempts, m.created_by, m.created_at, m.last_error, "
+    f"case when m.sensitive then '{SENSITIVE_BODY}' else m.body end, "   # what screens and the CLI read
+    "m.is_html, m.status, m.due_at, m.attempts, m.created_by, m.created_at, m.last_error, "
     "m.server_reply, m.sent_at"
 )
 _COLS = _BASE + ", c.account_no, m.scheduled_at, m.series_id, s.cron, m.pending_rcpts, m.attachment_id"
@@ -56,6 +60,11 @@ def insert(con, *, message_id: str, customer_id: int | None, to_addrs, cc_addrs=
         [message_id, customer_id, channel, list(to_addrs), list(cc_addrs), list(bcc_addrs), subject,
          body, is_html, created_by, due_at, due_at, series_id],
     ).fetchone()[0]
+
+
+def mark_sensitive(con, id: int) -> None:
+    """Its body is for the recipient only (see SENSITIVE_BODY)."""
+    con.execute("update messages set sensitive = true where id = ?", [id])
 
 
 def update_content(con, id: int, *, to_addrs, cc_addrs, bcc_addrs, subject: str, body: str,

@@ -13,3 +13,6 @@ create table password_codes (
     failed_attempts integer not null default 0,
     email_id bigint                             -- the messages row that carries the code
 );
+
+-- a message whose body is a secret (a live code): sent as written, shown to nobody
+alter table messages add column sensitive boolean default false;

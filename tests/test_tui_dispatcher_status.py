@@ -163,3 +163,17 @@ def test_each_level_of_detail_says_less():
                               failing=0, needs_attention=0, next_due=None)
     assert describe(DispatcherView(paused), 1).plain == " PAUSED by [red]x[/red] "  # literal, not markup
     assert describe(DispatcherView(None, error="database busy"), 1).plain == "? status unknown"
+
+
+def test_a_status_answer_arriving_while_the_app_closes_is_dropped(ctx, admin):
+    """The status worker can answer after the last screen is gone (the app closing); that
+    answer must not try to refresh key bindings on no screen (CI saw ScreenStackError)."""
+    from commstui.app import DispatcherStatusLoaded
+    from commstui.widgets.dispatcher_status import DispatcherView
+
+    schedule.set_paused(ctx, admin, True)  # paused: the answer changes F7, which refreshes bindings
+    app = CommsApp(ctx, admin, run_dispatcher=False)
+    assert not app.screen_stack
+    view = DispatcherView(schedule.dispatcher_status(ctx, admin))
+    app._dispatcher_status_loaded(DispatcherStatusLoaded(admin, view, admin))
+    assert app.dispatcher_view is None  # nothing was shown: there is nowhere to show it

@@ -354,6 +354,8 @@ class CommsApp(App[None]):
     @on(DispatcherStatusLoaded)
     def _dispatcher_status_loaded(self, event: DispatcherStatusLoaded) -> None:
         self._status_loading = False
+        if not self.screen_stack:  # the app is closing: a late answer has nowhere to go
+            return
         if event.user is self.user:  # not logged out (or in as someone else) meanwhile
             self._show_dispatcher_view(event.view)
             if event.fresh is not None and self._access_changed(event.fresh):
@@ -389,7 +391,7 @@ class CommsApp(App[None]):
             for line in screen.query(StatusLine):
                 line.show_dispatcher(view)
             screen.post_message(DispatcherViewChanged(view))  # for screens that show more of it
-        if self.dispatching_paused() != was_paused:
+        if self.dispatching_paused() != was_paused and self.screen_stack:
             self.refresh_bindings()  # F7 says Pause or Resume
 
     def dispatching_paused(self) -> bool | None:

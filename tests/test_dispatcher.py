@@ -500,3 +500,23 @@ def test_a_write_removes_only_the_journal_of_the_outcomes_it_committed(ctx, admi
     assert second._claim(None).messages == []  # nothing left to send: the journal said sent
     assert {row(ctx, id).status for id in ids} == {"sent"}
     assert journals.orphans(ctx.db.path) == []
+
+
+@pytest.mark.parametrize("server", [ScriptedHandler(latency=400)], indirect=True)
+async def test_outcomes_reach_the_database_within_a_second_or_so_while_the_batch_still_runs(
+        ctx, admin, customer_id, server):
+    """With a slow relay no claim comes along to carry the outcomes, so the flush does: an
+    email accepted early in a long batch shows as sent long before the batch ends."""
+    from commstui.delivery.dispatcher import FLUSH_EVERY
+
+    ids = [queue(ctx, admin, customer_id, subject=f"Notice {n}").id for n in range(8)]
+    d = Dispatcher(ctx.db, ctx.settings)
+    mail_settings.save_server(ctx, admin, MailServerForm(host="127.0.0.1", port=server.port, security="none",
+                                                         from_addr="office@commstui.example", concurrency=1))
+    task = asyncio.create_task(d.run_once())
+    started = time.monotonic()
+    await until(lambda: any(row(ctx, i).status == "sent" for i in ids), timeout=FLUSH_EVERY + 3,
+                what="the first outcome written")
+    assert not task.done(), "the batch (8 x 0.4 s on one connection) should still be running"
+    assert time.monotonic() - started < FLUSH_EVERY + 2.5
+    assert await task == 8

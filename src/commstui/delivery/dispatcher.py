@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
+from time import monotonic
 
 from .. import secrets
 from ..config import Settings
@@ -94,6 +95,7 @@ class Dispatcher:
         self._flush_now = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="dispatcher-db")
         self._results: list[tuple[messages_store.Outgoing, SendResult, datetime]] = []
+        self._oldest_result: float | None = None  # monotonic time the oldest unwritten outcome came
         self._attachments: dict[int, FileAttachment] = {}
         self._unsent: list[int] = []
         self._last_heartbeat: datetime | None = None
@@ -315,6 +317,8 @@ class Dispatcher:
                 # written down before the next message goes on this connection
                 journal.record(message.id, message.attempts, result.outcome.value, result.reply, result.refused,
                                result.code, finished)
+                if self._oldest_result is None:
+                    self._oldest_result = monotonic()
                 self._results.append((message, result, finished))
                 if result.code in THROTTLE_CODES:
                     self._throttle(server)
@@ -346,21 +350,35 @@ class Dispatcher:
         self._low.set()
 
     async def _flush_loop(self) -> None:
+        # outcomes are written within FLUSH_EVERY of arriving; in a busy batch the claims
+        # carry them sooner, so this loop then writes nothing of its own (each write is a
+        # transaction that competes with the sending for the CPU)
         while True:
+            oldest = self._oldest_result
+            wait = FLUSH_EVERY if oldest is None else max(0.0, oldest + FLUSH_EVERY - monotonic())
             try:
-                await asyncio.wait_for(self._flush_now.wait(), timeout=FLUSH_EVERY)
+                await asyncio.wait_for(self._flush_now.wait(), timeout=wait)
             except TimeoutError:
-                pass
+                if not self._flush_due():
+                    continue
             self._flush_now.clear()
             await self._flush()
+
+    def _flush_due(self) -> bool:
+        oldest = self._oldest_result
+        return (bool(self._unsent) or (oldest is not None and monotonic() - oldest >= FLUSH_EVERY)
+                or self._lease_due())
+
+    def _lease_due(self) -> bool:
+        return (self._lease_renewed is None
+                or (self.clock() - self._lease_renewed).total_seconds() > self.settings.lease_seconds / 3)
 
     def _take_outcomes(self) -> tuple[list, list[int], bool, list]:
         """Everything waiting to be written, whether the lease wants renewing, and the
         journal segments that may go once these outcomes are committed."""
-        now = self.clock()
-        renew = (self._lease_renewed is None
-                 or (now - self._lease_renewed).total_seconds() > self.settings.lease_seconds / 3)
+        renew = self._lease_due()
         results, self._results = self._results, []
+        self._oldest_result = None
         unsent, self._unsent = self._unsent, []
         segments, self._carried = self._carried, []
         if results and self._journal is not None:
@@ -381,6 +399,8 @@ class Dispatcher:
         # keep them for the next write (their journal segments stay until then); if we
         # never manage, whoever comes next replays the journal
         log.warning("dispatcher could not record outcomes yet: %s", exc)
+        if results and self._oldest_result is None:
+            self._oldest_result = monotonic()  # the next try in FLUSH_EVERY
         self._results[:0] = results
         self._unsent[:0] = unsent
         self._carried[:0] = segments

@@ -70,7 +70,8 @@ class TemplatesScreen(Screen):
         table = DataTable(id="templates-table", cursor_type="row", zebra_stripes=True)
         table.add_column("Name", key="name", width=26)
         table.add_column("Channels", key="channels", width=20)
-        table.add_column("Description", key="description")
+        # a fixed width: measured from the rows, it came out header-wide in some runs
+        table.add_column("Description", key="description", width=29)
         yield table
         yield Static("", id="templates-hint", markup=False)
         yield Footer(compact=True)

@@ -365,6 +365,59 @@ async def test_an_idle_dispatcher_stops_promptly(ctx, admin, customer_id, server
         task.cancel()
 
 
+class CountingLooks:
+    """Counts the idle dispatcher's looks at the file (each one opens it)."""
+
+    def __init__(self, d: Dispatcher) -> None:
+        self.n = 0
+        real = d._claim
+
+        def counted(*args, **kwargs):
+            if args[0] is None:  # a new round's look, not a mid-batch top-up
+                self.n += 1
+            return real(*args, **kwargs)
+
+        d._claim = counted
+
+
+async def test_an_idle_dispatcher_does_not_open_an_unchanged_file_but_sees_any_write(
+        ctx, admin, customer_id, server, clock):
+    d = dispatcher(ctx, clock, dispatch_interval=0.05)
+    looks = CountingLooks(d)
+    task = asyncio.create_task(d.run())
+    try:
+        await until(lambda: looks.n >= 1, what="the first look")
+        await asyncio.sleep(1.0)  # twenty idle re-checks, and nothing changed
+        assert looks.n <= 2
+        # another program queues an email (no wake() reaches us): its write is seen
+        other = queue(ctx, admin, customer_id, subject="from another program")
+        await until(lambda: row(ctx, other.id).status == "sent", what="the other program's email sent")
+    finally:
+        d.stop()
+        await asyncio.wait_for(task, timeout=5)
+
+
+async def test_an_idle_dispatcher_takes_over_a_lease_when_it_runs_out_without_any_write(
+        ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    ctx.db.run(lambda con: con.execute(
+        "update messages set status = 'sending', lease_owner = 'crashed-host:4242', attempts = 1, "
+        "lease_expires_at = ? where id = ?", [clock.now + timedelta(minutes=2), queued.id]))
+    d = dispatcher(ctx, clock, dispatch_interval=0.05)
+    looks = CountingLooks(d)
+    task = asyncio.create_task(d.run())
+    try:
+        await until(lambda: looks.n >= 1, what="the first look")
+        await asyncio.sleep(0.5)
+        assert server.handler.received == [] and looks.n <= 2
+        clock.advance(minutes=3)  # the dead dispatcher's lease runs out; the file does not change
+        await until(lambda: row(ctx, queued.id).status == "sent", what="the expired claim taken over")
+    finally:
+        d.stop()
+        await asyncio.wait_for(task, timeout=5)
+    assert [m.message_id for m in server.handler.received] == [queued.message_id]
+
+
 @pytest.mark.parametrize("server", [ScriptedHandler(hold=True)], indirect=True)
 async def test_stop_during_a_send_finishes_it_and_leaves_no_claim_behind(ctx, admin, customer_id, server, clock):
     queued = [queue(ctx, admin, customer_id, subject=f"Notice {i}") for i in range(3)]

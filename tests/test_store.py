@@ -345,3 +345,34 @@ def test_seeding_twice_continues_the_numbering(ctx, admin, seeded):
     assert customers.count(ctx, admin, CustomerFilter(text="S0000")) == 1010
     assert found(ctx, admin, "S00001010") == ["S00001010"]
 
+
+
+# -- recording sends ---------------------------------------------------------------------
+
+def test_mark_sent_records_only_rows_whose_lease_is_still_held(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from commstui.store import messages
+
+    db = Database(tmp_path / "sent.duckdb")
+    now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+
+    def setup_rows(con):
+        ids = [messages.insert(con, message_id=f"<m{i}@x>", customer_id=None, to_addrs=[f"a{i}@example.org"],
+                               created_by="t", due_at=now) for i in range(3)]
+        messages.claim(con, "me", now, now + timedelta(minutes=5), 10)
+        # the second went partly earlier: one recipient still owed
+        con.execute("update messages set pending_rcpts = ['a1@example.org'] where id = ?", [ids[1]])
+        # the third's lease ran out and another dispatcher took it
+        con.execute("update messages set lease_owner = 'other' where id = ?", [ids[2]])
+        return ids
+
+    ids = db.run(setup_rows)
+    times = [now + timedelta(seconds=i) for i in range(3)]
+    done = db.run(lambda con: messages.mark_sent_columns(con, "me", ids, ["250 a", "250 b", "250 c"], times))
+    assert done == ids[:2]
+    rows = db.run(lambda con: con.execute(
+        "select status, server_reply, sent_at, pending_rcpts, lease_owner from messages order by id").fetchall())
+    assert rows[0] == ("sent", "250 a", times[0], None, None)
+    assert rows[1] == ("sent", "250 b", times[1], None, None)
+    assert rows[2][0] == "sending" and rows[2][1] is None and rows[2][4] == "other"

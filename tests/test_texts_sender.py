@@ -284,3 +284,31 @@ async def test_run_picks_up_new_texts_and_stops_gracefully(ctx, provider, server
     statuses = [(row(ctx, id)["status"], row(ctx, id)["attempts"], row(ctx, id)["lease_owner"]) for id in ids]
     assert statuses == [("sent", 1, None), ("queued", 0, None), ("queued", 0, None)]
     assert len(server.requests) == 1 and sender.totals.sent == 1
+
+
+async def test_beside_a_dispatcher_the_sender_learns_of_new_texts_from_its_looks(ctx, provider, server):
+    """One look at the file per interval serves both senders: the email dispatcher's look
+    counts the texts waiting and wakes the text sender, which no longer looks on its own."""
+    from commstui.delivery.dispatcher import Dispatcher
+
+    sender = sender_for(ctx)
+    looks = []
+    real_claim = sender._claim
+    sender._claim = lambda *a: (looks.append(1), real_claim(*a))[1]
+    dispatcher = Dispatcher(ctx.db, ctx.settings.model_copy(update={"dispatch_interval": 0.05}),
+                            on_texts=sender.notice)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(dispatcher.run()), asyncio.create_task(sender.run(stop))]
+    try:
+        await asyncio.sleep(0.5)  # ten of the dispatcher's intervals
+        assert sender._idle_seconds() >= 60 and len(looks) <= 2
+        # another program queues a text: nobody calls wake(), the dispatcher's look sees it
+        queued = queue_text(ctx, "A1000001", "sms", OLIVIA, "Water off Tuesday")
+        deadline = time.monotonic() + 10
+        while row(ctx, queued)["status"] != "sent":
+            assert time.monotonic() < deadline, "the text queued elsewhere was not sent"
+            await asyncio.sleep(0.05)
+    finally:
+        dispatcher.stop()
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)

@@ -244,10 +244,11 @@ class CommsApp(App[None]):
     def _start_dispatcher(self) -> None:
         if not self.run_dispatcher or self._dispatch_task is not None:
             return
-        self.dispatcher = Dispatcher(self.ctx.db, self.ctx.settings, on_change=self._messages_changed)
+        self.text_sender = TextSender(self.ctx.db, self.ctx.settings)
+        self.dispatcher = Dispatcher(self.ctx.db, self.ctx.settings, on_change=self._messages_changed,
+                                     on_texts=self.text_sender.notice)
         self._dispatch_task = asyncio.create_task(self.dispatcher.run(), name="commstui dispatcher")
         self._dispatch_task.add_done_callback(self._dispatcher_ended)
-        self.text_sender = TextSender(self.ctx.db, self.ctx.settings)
         self._texts_stop = asyncio.Event()
         self._texts_task = asyncio.create_task(self.text_sender.run(self._texts_stop), name="commstui texts")
         self._texts_task.add_done_callback(self._texts_ended)

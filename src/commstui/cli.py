@@ -510,11 +510,12 @@ async def _dispatch_until_signalled(ctx):
     from .delivery.dispatcher import Dispatcher
     from .delivery.texts import TextSender
 
-    dispatcher = Dispatcher(ctx.db, ctx.settings, kind="service")
-    task = asyncio.create_task(dispatcher.run())
     # SMS and RoboCall go beside email, with the same claims, leases and graceful stop
+    sender = TextSender(ctx.db, ctx.settings)
+    dispatcher = Dispatcher(ctx.db, ctx.settings, kind="service", on_texts=sender.notice)
+    task = asyncio.create_task(dispatcher.run())
     texts_stop = asyncio.Event()
-    texts = asyncio.create_task(TextSender(ctx.db, ctx.settings).run(texts_stop))
+    texts = asyncio.create_task(sender.run(texts_stop))
 
     def on_signal() -> None:
         if dispatcher.stopping:

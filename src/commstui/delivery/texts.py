@@ -46,6 +46,7 @@ FLUSH_EVERY = 2.0
 RECORD_AT = 200
 PROVIDER_TIMEOUT = 15.0
 MAX_ROUNDS = 1000      # run_once: a bound on claims in one call
+WATCHED_RECHECK = 60.0  # seconds between our own looks while a dispatcher's looks notice for us
 NOTE_WORDS = 8         # a note quotes the subject, or this many words of the text
 
 
@@ -128,6 +129,7 @@ class TextSender:
         self._last_write = time.monotonic()
         self._paused_until: datetime | None = None
         self._wake = asyncio.Event()
+        self._watched = False  # an email dispatcher's looks tell us of new texts (notice)
 
     def _twilio(self, provider: SmsProvider, token: str | None) -> Provider:
         return TwilioProvider(provider.base_url, provider.account_sid, token, provider.from_number,
@@ -136,6 +138,17 @@ class TextSender:
     def wake(self) -> None:
         """Look for work now (e.g. right after a batch was approved)."""
         self._wake.set()
+
+    def notice(self, due: int, first: datetime | None) -> None:
+        """What the email dispatcher beside us saw of the texts in its own look at the file
+        (Dispatcher(on_texts=...)): texts due now wake us; otherwise we keep sleeping, and
+        look on our own only every WATCHED_RECHECK (leases run out, a missed notice)."""
+        self._watched = True
+        if due:
+            self.wake()
+        elif first is not None and (self.next_due is None or first < self.next_due):
+            self.next_due = first
+            self.wake()  # to sleep until then instead of until the later time
 
     @property
     def paused(self) -> bool:
@@ -177,6 +190,8 @@ class TextSender:
 
     def _idle_seconds(self) -> float:
         wait = self.settings.dispatch_interval
+        if self._watched:
+            wait = max(wait, WATCHED_RECHECK)
         now = self.clock()
         if self.paused:
             wait = min(wait, (self._paused_until - now).total_seconds())

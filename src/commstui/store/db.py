@@ -73,14 +73,33 @@ class Database:
     _migrate_lock = threading.Lock()
 
     def __init__(self, path: str | Path, busy_timeout: float = 10.0,
-                 on_busy: Callable[[float], None] | None = None) -> None:
+                 on_busy: Callable[[float], None] | None = None, threads: int | None = None) -> None:
         self.path = Path(path).expanduser().resolve()
         self.busy_timeout = busy_timeout
         self.on_busy = on_busy
+        self.threads = threads  # DuckDB's worker threads per open; None: one per core
         self.applied_migrations: list[str] = []  # what opening this file applied, for `init`
 
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r})"
+
+    def file_signature(self) -> tuple:
+        """What changes whenever anyone commits to the file: inode, size and modification
+        time of the file and of its write-ahead log (a stat each, no open)."""
+        signature = []
+        for path in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                signature.append(None)
+            else:
+                signature.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(signature)
+
+    def single_threaded(self) -> "Database":
+        """The same file, opened with one DuckDB thread: for background bookkeeping that
+        must not take the cores from work running beside it (the dispatcher's sends)."""
+        return Database(self.path, self.busy_timeout, self.on_busy, threads=1)
 
     # -- opening ---------------------------------------------------------
     def _open(self) -> duckdb.DuckDBPyConnection:
@@ -89,7 +108,8 @@ class Database:
         while True:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                con = duckdb.connect(str(self.path))
+                con = duckdb.connect(str(self.path), config={} if self.threads is None
+                                     else {"threads": self.threads})
                 # times go in and out as UTC; screens convert to the office zone
                 con.execute("SET TimeZone = 'UTC'")
                 return con

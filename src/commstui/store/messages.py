@@ -239,14 +239,25 @@ def mark_sent_many(con, owner: str, rows: list[tuple[int, str, datetime]]) -> li
 
 def mark_sent_columns(con, owner: str, ids: list[int], replies: list[str], times: list[datetime]) -> list[int]:
     """mark_sent_many with its rows given as columns (the dispatcher collects them so)."""
-    done = con.execute(
+    # Three statements, not one UPDATE ... RETURNING: in DuckDB both RETURNING and writing
+    # the list column pending_rcpts take a slow path (~45 ms per 2,000 rows against ~10 ms),
+    # and pending_rcpts is null already on nearly every row sent in full.
+    done = [r[0] for r in con.execute(
+        "select id from messages where id in (select unnest(?::bigint[])) and lease_owner = ? order by id",
+        [ids, owner]).fetchall()]
+    if not done:
+        return []
+    con.execute("update messages set pending_rcpts = null "
+                "where id in (select unnest(?::bigint[])) and lease_owner = ? and pending_rcpts is not null",
+                [ids, owner])
+    con.execute(
         """update messages set status = 'sent', server_reply = v.reply, sent_at = v.sent_time, last_error = null,
-                  pending_rcpts = null, lease_owner = null, lease_expires_at = null
+                  lease_owner = null, lease_expires_at = null
            from (select unnest(?::bigint[]) as id, unnest(?::varchar[]) as reply,
                         unnest(?::timestamptz[]) as sent_time) v
-           where messages.id = v.id and messages.lease_owner = ? returning messages.id""",
-        [ids, replies, times, owner]).fetchall()
-    return [r[0] for r in done]
+           where messages.id = v.id and messages.lease_owner = ?""",
+        [ids, replies, times, owner])
+    return done
 
 
 def add_sent_notes(con, owner: str, ids: list[int], replies: list[str]) -> None:
@@ -384,8 +395,12 @@ def undelivered(con, since: datetime | None = None, limit: int = 1000) -> list[t
 
 
 def next_due(con) -> datetime | None:
+    """When an email next becomes claimable: the earliest queued due time, or the earliest
+    lease (another dispatcher's) running out."""
     return con.execute(
-        "select min(due_at) from messages where channel = 'email' and status = 'queued'"
+        "select least(min(due_at) filter (where status = 'queued'), "
+        "             min(lease_expires_at) filter (where status = 'sending')) "
+        "from messages where channel = 'email' and status in ('queued', 'sending')"
     ).fetchone()[0]
 
 

@@ -7,10 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from commstui.config import Settings
 from commstui.delivery.capture import CaptureServer
-from commstui.services import auth, mail_settings, setup
+from commstui.services import activation, auth, mail_settings, setup
 from commstui.services.context import Context
 from commstui.services.mail_settings import MailServerForm
 
@@ -37,12 +38,35 @@ def db_path(tmp_path) -> Path:
     return tmp_path / "commstui.duckdb"
 
 
+# argon2id with cheap parameters: at the production cost each hash or check takes ~0.13 s
+# of CPU, and most tests log in once or more (about a minute of the suite on 2 cores). The
+# algorithm and every code path stay the same; a hash carries its parameters, so even a
+# subprocess verifies the sample users' hashes at this cost (and upgrades them on login).
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def _use_fast_hashing(patch: pytest.MonkeyPatch) -> None:
+    for module in (auth, activation):
+        patch.setattr(module, "_hasher", FAST_HASHER)
+        patch.setattr(module, "_dummy_hash", None)  # made again with the hasher in use
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request, monkeypatch):
+    if request.node.get_closest_marker("real_argon2") is None:
+        _use_fast_hashing(monkeypatch)
+    else:
+        for module in (auth, activation):
+            monkeypatch.setattr(module, "_dummy_hash", None)
+
+
 @pytest.fixture(scope="session")
 def sample_template(tmp_path_factory) -> Path:
-    """The sample database, built once per run: hashing every demo password with
-    argon2 takes seconds, and most tests need a fresh copy of the same data."""
+    """The sample database, built once per run, and most tests need a fresh copy of it."""
     path = tmp_path_factory.mktemp("template") / "sample.duckdb"
-    setup.init(Context.open(path, Settings(busy_timeout=5.0)), sample=True)
+    with pytest.MonkeyPatch.context() as patch:
+        _use_fast_hashing(patch)
+        setup.init(Context.open(path, Settings(busy_timeout=5.0)), sample=True)
     return path
 
 

@@ -147,6 +147,7 @@ def test_user_exists(ctx, ann):
     assert auth.user_exists(ctx, "ann") and not auth.user_exists(ctx, "nobody")
 
 
+@pytest.mark.real_argon2
 def test_an_unknown_user_is_refused_no_faster_than_a_wrong_password(ctx, ann):
     import time
 

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     many seconds, to notice work queued by other processes (the TUI that queued it
     wakes its own dispatcher at once)."""
 
-    dispatch_batch: int = 2000
+    dispatch_batch: int = 4000
     """How many due messages one dispatcher claims at a time (fewer under a rate limit)."""
 
     lease_seconds: int = 300

@@ -278,7 +278,7 @@ class Dispatcher:
         handled = len(claim.messages)
         throttles_before = self._throttled_until
         # claim more while half a claim is still in hand: the next claim (a transaction,
-        # ~100-200 ms for 2,000 rows) must arrive before the workers run dry
+        # ~100-200 ms for a few thousand rows) must arrive before the workers run dry
         refill_at = max(self._batch_size(server) // 2, self._connections(server))
         workers = [asyncio.create_task(self._worker(i, server, claim.password, queue, refill_at))
                    for i in range(self._connections(server))]

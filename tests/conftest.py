@@ -45,19 +45,16 @@ def db_path(tmp_path) -> Path:
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
-def _use_fast_hashing(patch: pytest.MonkeyPatch) -> None:
+def _use_hashing(patch: pytest.MonkeyPatch, fast: bool = True) -> None:
     for module in (auth, activation):
-        patch.setattr(module, "_hasher", FAST_HASHER)
+        if fast:
+            patch.setattr(module, "_hasher", FAST_HASHER)
         patch.setattr(module, "_dummy_hash", None)  # made again with the hasher in use
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(request, monkeypatch):
-    if request.node.get_closest_marker("real_argon2") is None:
-        _use_fast_hashing(monkeypatch)
-    else:
-        for module in (auth, activation):
-            monkeypatch.setattr(module, "_dummy_hash", None)
+    _use_hashing(monkeypatch, fast=request.node.get_closest_marker("real_argon2") is None)
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +62,7 @@ def sample_template(tmp_path_factory) -> Path:
     """The sample database, built once per run, and most tests need a fresh copy of it."""
     path = tmp_path_factory.mktemp("template") / "sample.duckdb"
     with pytest.MonkeyPatch.context() as patch:
-        _use_fast_hashing(patch)
+        _use_hashing(patch)
         setup.init(Context.open(path, Settings(busy_timeout=5.0)), sample=True)
     return path
 

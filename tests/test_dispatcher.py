@@ -418,6 +418,26 @@ async def test_an_idle_dispatcher_takes_over_a_lease_when_it_runs_out_without_an
     assert [m.message_id for m in server.handler.received] == [queued.message_id]
 
 
+@pytest.mark.parametrize("server", [ScriptedHandler(mail_replies=["421 4.7.0 Slow down"])], indirect=True)
+async def test_after_a_throttle_has_ended_an_idle_dispatcher_again_leaves_the_file_alone(
+        ctx, admin, customer_id, server, clock):
+    queued = queue(ctx, admin, customer_id)
+    d = dispatcher(ctx, clock, dispatch_interval=0.05)
+    looks = CountingLooks(d)
+    task = asyncio.create_task(d.run())
+    try:
+        await until(lambda: d.throttled, what="the 421 to slow the dispatcher down")
+        clock.advance(minutes=5)  # the pause and the message's retry time pass
+        await until(lambda: row(ctx, queued.id).status == "sent", what="the deferred email sent")
+        await asyncio.sleep(0.3)  # the last outcome written, the file still
+        settled = looks.n
+        await asyncio.sleep(0.5)  # ten idle re-checks
+        assert looks.n - settled <= 1, "an ended throttle kept the dispatcher opening the file"
+    finally:
+        d.stop()
+        await asyncio.wait_for(task, timeout=5)
+
+
 @pytest.mark.parametrize("server", [ScriptedHandler(hold=True)], indirect=True)
 async def test_stop_during_a_send_finishes_it_and_leaves_no_claim_behind(ctx, admin, customer_id, server, clock):
     queued = [queue(ctx, admin, customer_id, subject=f"Notice {i}") for i in range(3)]

@@ -131,7 +131,7 @@ class Dispatcher:
         self.paused_by: str | None = None
         self.next_due: datetime | None = None
         self._seen: tuple | None = None      # the file as our last look left it (file_signature)
-        self._last_look = 0.0                # monotonic time of that look
+        self._looked_at: datetime | None = None  # the clock time that look used
 
     # -- control -------------------------------------------------------------
     def wake(self) -> None:
@@ -162,7 +162,7 @@ class Dispatcher:
                 # we look must end the wait below instead of being lost
                 self._wake.clear()
                 handled = 0
-                if woken or not self._nothing_new():
+                if woken or not await self._nothing_new():
                     try:
                         handled = await self.run_batch()
                     except StoreError as exc:
@@ -194,18 +194,19 @@ class Dispatcher:
             await self._shutdown()
         return total
 
-    def _nothing_new(self) -> bool:
-        """An idle re-check need not open the file: nobody wrote to it since our last look,
-        nothing we know of fell due (next_due counts other dispatchers' leases running out),
-        and we looked recently."""
-        if (self._next_claim is not None or self._seen is None
-                or monotonic() - self._last_look >= LOOK_ANYWAY_EVERY):
+    async def _nothing_new(self) -> bool:
+        """An idle re-check need not open the file: we looked recently, nothing we know of
+        fell due or stopped holding us back since (next_due counts other dispatchers' leases
+        running out; a throttle's end), and nobody wrote to the file."""
+        looked, now = self._looked_at, self.clock()
+        if (self._next_claim is not None or self._seen is None or looked is None
+                or (now - looked).total_seconds() >= LOOK_ANYWAY_EVERY):
             return False
-        if self.next_due is not None and self.next_due <= self.clock():
+        # "since": what was already due at the look (paused, no mail server) waits for a write
+        if any(at is not None and looked <= at <= now for at in (self.next_due, self._throttled_until)):
             return False
-        if self._throttled_until is not None and self._throttled_until <= self.clock():
-            return False
-        return self.db.file_signature() == self._seen
+        # a stat each of the file and its WAL: in the database thread, off the event loop
+        return await self._db(self.db.file_signature) == self._seen
 
     def _idle_seconds(self) -> float:
         wait = self.settings.dispatch_interval
@@ -481,10 +482,12 @@ class Dispatcher:
         if nothing changed. finishing: if nothing is claimed, also release what we hold and
         remove our heartbeat row (what _release_all does), as run_once is about to return."""
         orphans = journals.orphans(self.db.path) if same_server is None else []
+        looked: datetime | None = None
 
         def claim(con):
+            nonlocal looked
             self._tx_sent = self._tx_failed = 0  # counted once the transaction commits
-            now = self.clock()
+            now = looked = self.clock()
             for orphan in orphans:
                 self._replay(con, orphan)
             if results or unsent:
@@ -532,7 +535,7 @@ class Dispatcher:
                 orphan.keep()
             raise
         if same_server is None:
-            self._seen, self._last_look = self.db.file_signature(), monotonic()
+            self._seen, self._looked_at = self.db.file_signature(), looked
         self._count_committed()
         self._said_goodbye = finishing and not result.messages
         for orphan in orphans:

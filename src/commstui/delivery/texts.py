@@ -147,8 +147,7 @@ class TextSender:
         if due:
             self.wake()
         elif first is not None and (self.next_due is None or first < self.next_due):
-            self.next_due = first
-            self.wake()  # to sleep until then instead of until the later time
+            self.wake()  # a look sets next_due: we then sleep until it, not the later time
 
     @property
     def paused(self) -> bool:
